@@ -1,0 +1,89 @@
+"""The `modelyard` command: `dev up` runs the local stack; `events tail` follows a stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from modelyard.client import devstack, stackfile
+from modelyard.client.events import tail
+from modelyard.contracts.envelope import Event
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Modelyard operator command line.")
+dev_app = typer.Typer(no_args_is_help=True, help="The local development stack.")
+events_app = typer.Typer(no_args_is_help=True, help="Inspect the event streams.")
+app.add_typer(dev_app, name="dev")
+app.add_typer(events_app, name="events")
+err = Console(stderr=True)
+
+
+@dev_app.command("up")
+def dev_up(
+    root: Annotated[Path, typer.Option(help="data folder, kept across restarts")] = stackfile.DEFAULT_ROOT,
+    host: Annotated[str, typer.Option(help="gateway address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="gateway port (0: any free port)")] = 8080,
+) -> None:
+    """Start nats-server, PostgreSQL, S3 and every service; Ctrl-C or SIGTERM stops them all."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stack = devstack.DevStack(root.resolve(), gateway_host=host, gateway_port=devstack.pick_gateway_port(port))
+    try:
+        with err.status("starting the stack..."):
+            info = stack.start()
+        token = (stack.root / stackfile.TOKEN_FILE).read_text().strip()
+        err.print(f"[bold green]Modelyard is up[/] (data in {stack.root})")
+        err.print(f"  gateway  {info.gateway}\n  nats     {info.nats}\n  s3       {info.s3}")
+        err.print(f"  admin key in {stack.root / stackfile.TOKEN_FILE}: {token}")
+        err.print(f"  logs in {stack.root / 'logs'}; Ctrl-C to stop")
+        while not stop.wait(0.5):
+            dead = [name for name, proc in stack.services.items() if not proc.running]
+            if dead:
+                err.print(f"[red]service stopped unexpectedly: {', '.join(dead)}; see {stack.root / 'logs'}[/]")
+                raise typer.Exit(1)
+    finally:
+        with err.status("stopping..."):
+            stack.stop()
+        err.print("stopped")
+
+
+@events_app.command("tail")
+def events_tail(
+    subject: Annotated[str, typer.Argument(help="subject or wildcard, e.g. 'dataset.>'")],
+    from_start: Annotated[bool, typer.Option("--from-start", help="replay the stream from its first message")] = False,
+    limit: Annotated[int | None, typer.Option(help="exit after this many events", min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """Print typed events as they arrive on SUBJECT."""
+    target = stackfile.resolve()
+    if not target.nats_url:
+        err.print("[red]no stack found[/]: run `modelyard dev up`, or set MODELYARD_NATS_URL")
+        raise typer.Exit(2)
+    out = Console(soft_wrap=True, highlight=False)
+
+    async def follow() -> None:
+        async for subj, item in tail(target.nats_url or "", subject, from_start=from_start, limit=limit):
+            if as_json:
+                line = item.model_dump_json() if isinstance(item, Event) else item.decode(errors="replace")
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            elif isinstance(item, Event):
+                fields = item.model_dump(mode="json", exclude=set(Event.model_fields))
+                out.print(f"{item.occurred_at:%H:%M:%S}  [cyan]{subj}[/]  [bold]{item.event_type}[/]  {fields}")
+            else:
+                out.print(f"[yellow]{subj}[/]  (not a Modelyard event) {item[:200]!r}")
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(follow())
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,155 @@
+"""`modelyard dev up`: the whole platform on one machine, without Docker.
+
+Starts nats-server, PostgreSQL and S3 (libs/embedded) with data under the root folder (kept across restarts), makes
+the database, bootstraps a default org and super admin (key in `<root>/admin-token`, mode 0600), starts every
+installed service as its own process, and writes `<root>/stack.json`. `stop()` (Ctrl-C, SIGTERM) stops services
+first, then servers, and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelyard.client import stackfile
+from modelyard.embedded.ports import free_port
+from modelyard.embedded.process import ManagedProcess, ServerStartError
+from modelyard.embedded.stack import EmbeddedStack
+
+# Services in start order; the gateway last, once the services behind it answer. Only installed ones start.
+SERVICES = ("dataset", "scheduler", "trainer", "registry", "distribution", "gateway")
+DATABASE = "modelyard"
+PORTS_FILE = "ports.json"
+
+
+@dataclass
+class DevStack:
+    root: Path
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    log_format: str = "console"
+    servers: EmbeddedStack | None = None
+    services: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    def start(self) -> stackfile.StackInfo:
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> stackfile.StackInfo:
+        self.servers = EmbeddedStack(self.root, fsync=True, ports=self._ports())
+        self.servers.start()
+        self._remember_ports()
+        with contextlib.suppress(Exception):  # already there on a restart
+            self.servers.postgres.create_database(DATABASE)
+        self._run_once("gateway", ["bootstrap", "--token-file", str(self.root / stackfile.TOKEN_FILE)])
+        for name in SERVICES:
+            if importlib.util.find_spec(f"modelyard.{name}") is not None:
+                self._start_service(name)
+        gateway = f"http://{self.gateway_host}:{self.gateway_port}"
+        self._wait_http(f"{gateway}/healthz", self.services["gateway"])
+        info = stackfile.StackInfo(
+            gateway=gateway,
+            nats=self.servers.nats.url,
+            s3=self.servers.s3.endpoint,
+            postgres=self.servers.postgres.dsn_for(DATABASE),
+            pids={name: proc.pid for name, proc in self.services.items() if proc.pid is not None} | self._server_pids(),
+        )
+        stackfile.write(self.root, info)
+        return info
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.services.values())):
+            with contextlib.suppress(Exception):
+                proc.stop(timeout=10)
+        self.services.clear()
+        if self.servers is not None:
+            self.servers.stop()
+            self.servers = None
+        (self.root / stackfile.STACK_FILE).unlink(missing_ok=True)
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def _env(self, name: str) -> dict[str, str]:
+        assert self.servers is not None
+        prefix = f"MODELYARD_{name.upper()}_"
+        env = dict(os.environ)
+        env |= {
+            prefix + "NATS_URL": self.servers.nats.url,
+            prefix + "DATABASE_URL": self.servers.postgres.dsn_for(DATABASE),
+            prefix + "S3_ENDPOINT": self.servers.s3.endpoint,
+            prefix + "S3_ACCESS_KEY": self.servers.s3.access_key,
+            prefix + "S3_SECRET_KEY": self.servers.s3.secret_key,
+            prefix + "LOG_FORMAT": self.log_format,
+        }
+        if name == "gateway":
+            env |= {prefix + "HOST": self.gateway_host, prefix + "PORT": str(self.gateway_port)}
+        return env
+
+    def _start_service(self, name: str) -> None:
+        proc = ManagedProcess(
+            [sys.executable, "-m", f"modelyard.{name}"],
+            name=f"modelyard.{name}",
+            log_path=self.root / "logs" / f"{name}.log",
+            pidfile=self.root / "pids" / f"{name}.pid",
+            env=self._env(name),
+        )
+        proc.start()
+        self.services[name] = proc
+
+    def _run_once(self, name: str, args: list[str]) -> None:
+        proc = ManagedProcess(
+            [sys.executable, "-m", f"modelyard.{name}", *args],
+            name=f"modelyard.{name}",
+            log_path=self.root / "logs" / f"{name}-{args[0]}.log",
+            pidfile=self.root / "pids" / f"{name}-{args[0]}.pid",
+            env=self._env(name),
+        )
+        proc.start()
+        deadline = time.monotonic() + 60
+        while proc.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        code = proc.returncode
+        proc.stop()
+        if code != 0:
+            raise ServerStartError(f"{name} {args[0]} failed (exit {code})", proc.log_tail())
+
+    def _wait_http(self, url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
+        def ok() -> bool:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own loopback URL
+                return bool(response.status == 200)
+
+        proc.wait_ready(ok, timeout, proc.name)
+
+    def _ports(self) -> dict[str, int]:
+        path = self.root / PORTS_FILE
+        ports: dict[str, int] = json.loads(path.read_text()) if path.is_file() else {}
+        return ports
+
+    def _remember_ports(self) -> None:
+        assert self.servers is not None
+        ports = {
+            "nats": self.servers.nats.port,
+            "postgres": self.servers.postgres.port,
+            "s3": self.servers.s3.port,
+        }
+        (self.root / PORTS_FILE).write_text(json.dumps(ports, indent=2) + "\n")
+
+    def _server_pids(self) -> dict[str, int]:
+        assert self.servers is not None
+        parts = {"nats": self.servers.nats, "postgres": self.servers.postgres, "s3": self.servers.s3}
+        return {name: pid for name, part in parts.items() if (pid := part.pid) is not None}
+
+
+def pick_gateway_port(requested: int) -> int:
+    return free_port() if requested == 0 else requested

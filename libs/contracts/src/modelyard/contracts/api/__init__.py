@@ -1,0 +1,1 @@
+"""Request and response models the gateway shares with the services."""

@@ -1,0 +1,67 @@
+"""Datasets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Task(StrEnum):
+    DETECT = "detect"
+    SEGMENT = "segment"
+    CLASSIFY = "classify"
+    REGRESS = "regress"
+    AUDIO_CLASSIFY = "audio_classify"
+    FORECAST = "forecast"
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class DatasetStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class DatasetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    task: Task
+    ai_module: str | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=4000)
+    environment: Environment = Environment.DEV
+    class_names: list[str] = Field(default_factory=list, max_length=10000)
+
+
+class DatasetGet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: UUID
+
+
+class Dataset(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    org_id: UUID
+    name: str
+    description: str | None
+    ai_module: str | None
+    task: Task
+    environment: Environment
+    status: DatasetStatus
+    class_names: list[str]
+    sample_count: int = 0
+    labeled_count: int = 0
+    verified_count: int = 0
+    created_by: str
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,81 @@
+"""JetStream streams and durable consumers, declared as data. libs/runtime turns these into server config
+idempotently at start; nothing here does I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from modelyard.contracts import subjects
+
+DAY = 24 * 3600.0
+
+
+class Retention(StrEnum):
+    LIMITS = "limits"
+    WORK_QUEUE = "workqueue"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    retention: Retention = Retention.LIMITS
+    max_age_s: float = 0.0  # 0 = keep forever
+    max_bytes: int = -1
+    duplicate_window_s: float = 120.0  # Nats-Msg-Id dedup window (outbox republishes fall inside it)
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """A durable pull consumer. Every one has bounded redelivery: MaxDeliver with BackOff, then DLQ."""
+
+    stream: str
+    durable: str
+    filter_subject: str
+    ack_wait_s: float = 30.0
+    max_deliver: int = 5
+    backoff_s: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0)
+    max_ack_pending: int = 1000
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        # JetStream requires len(BackOff) < MaxDeliver, and BackOff replaces AckWait for redeliveries.
+        if self.backoff_s and len(self.backoff_s) >= self.max_deliver:
+            raise ValueError(f"{self.durable}: backoff needs fewer steps than max_deliver")
+
+
+DATASETS = StreamSpec("DATASETS", (subjects.DATASETS_ALL,), description="dataset facts")
+JOBS = StreamSpec("JOBS", (subjects.JOBS_ALL,), description="job lifecycle")
+DISPATCH = StreamSpec(
+    "DISPATCH",
+    (subjects.DISPATCH_ALL,),
+    retention=Retention.WORK_QUEUE,
+    description="one message per job attempt",
+)
+TELEMETRY = StreamSpec(
+    "TELEMETRY",
+    (subjects.TELEMETRY_ALL,),
+    max_age_s=30 * DAY,
+    max_bytes=2 * 1024**3,
+    description="per-epoch metrics and log lines",
+)
+MODELS = StreamSpec("MODELS", (subjects.MODELS_ALL,), description="model versions, approvals, releases")
+EDGE = StreamSpec(
+    "EDGE",
+    (subjects.EDGE_DEPLOY_ALL, subjects.EDGE_STATUS_ALL, subjects.EDGE_HEARTBEAT_ALL),
+    max_age_s=30 * DAY,
+    description="deployments to devices and their reports",
+)
+AUDIT = StreamSpec("AUDIT", (subjects.AUDIT_ALL,), description="who did what")
+DLQ = StreamSpec("DLQ", (subjects.DLQ_ALL,), max_age_s=30 * DAY, description="messages that exhausted MaxDeliver")
+
+ALL_STREAMS: tuple[StreamSpec, ...] = (DATASETS, JOBS, DISPATCH, TELEMETRY, MODELS, EDGE, AUDIT, DLQ)
+
+
+def stream_for(subject: str) -> StreamSpec:
+    for spec in ALL_STREAMS:
+        if any(subjects.matches(pattern, subject) for pattern in spec.subjects):
+            return spec
+    raise KeyError(f"no stream captures subject {subject!r}")

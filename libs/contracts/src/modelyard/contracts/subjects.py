@@ -1,0 +1,69 @@
+"""Subject names and builders. The only place subject strings are spelled out (ARCHITECTURE.md, Streams)."""
+
+from __future__ import annotations
+
+# DATASETS stream
+DATASETS_ALL = "dataset.>"
+DATASET_CREATED = "dataset.created"
+
+# JOBS stream
+JOBS_ALL = "job.>"
+
+# DISPATCH stream (work queue): dispatch.<pool>.<priority>
+DISPATCH_ALL = "dispatch.>"
+DISPATCH_TEMPLATE = "dispatch.{pool}.{priority}"
+
+# TELEMETRY stream
+TELEMETRY_ALL = "telemetry.>"
+TELEMETRY_METRICS_TEMPLATE = "telemetry.metrics.{job_id}"
+TELEMETRY_LOGS_TEMPLATE = "telemetry.logs.{job_id}"
+
+# MODELS stream
+MODELS_ALL = "model.>"
+
+# EDGE stream
+EDGE_DEPLOY_ALL = "edge.deploy.>"
+EDGE_STATUS_ALL = "edge.status.>"
+EDGE_HEARTBEAT_ALL = "edge.heartbeat.>"
+EDGE_DEPLOY_TEMPLATE = "edge.deploy.{org_id}.{device_id}"
+EDGE_STATUS_TEMPLATE = "edge.status.{device_id}"
+EDGE_HEARTBEAT_TEMPLATE = "edge.heartbeat.{device_id}"
+
+# AUDIT stream
+AUDIT_ALL = "audit.>"
+AUDIT_USER_CREATED = "audit.user.created"
+
+# DLQ stream: dlq.<original subject>
+DLQ_ALL = "dlq.>"
+DLQ_PREFIX = "dlq."
+
+# Core NATS request/reply: svc.<service>.<operation>
+SVC_DATASET_CREATE = "svc.dataset.create"
+SVC_DATASET_GET = "svc.dataset.get"
+
+
+def dispatch(pool: str, priority: str) -> str:
+    return DISPATCH_TEMPLATE.format(pool=pool, priority=priority)
+
+
+def telemetry_metrics(job_id: object) -> str:
+    return TELEMETRY_METRICS_TEMPLATE.format(job_id=job_id)
+
+
+def telemetry_logs(job_id: object) -> str:
+    return TELEMETRY_LOGS_TEMPLATE.format(job_id=job_id)
+
+
+def dead_letter(subject: str) -> str:
+    return DLQ_PREFIX + subject
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """NATS wildcard match: `*` is one token, `>` the rest (one token at least)."""
+    want, got = pattern.split("."), subject.split(".")
+    for i, part in enumerate(want):
+        if part == ">":
+            return len(got) > i
+        if i >= len(got) or (part != "*" and part != got[i]):
+            return False
+    return len(want) == len(got)

@@ -1,0 +1,111 @@
+"""Request/reply between the gateway and the services over core NATS (`svc.<service>.<operation>`).
+
+Service side: `@responder(broker, subject, PayloadModel, queue="dataset")` turns a typed function
+`(principal, payload, correlation_id) -> BaseModel` into a faststream subscriber in the service's queue group.
+It validates the payload (422 with per-field errors), maps ServiceError leaves to ProblemDetails, hides anything
+else behind a 500, and binds the correlation id into the logs.
+
+Client side: `RpcClient.call(subject, principal, payload, correlation_id)` returns the typed result or raises the
+ServiceError the reply describes, so the gateway answers with the service's own ProblemDetails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from faststream.nats import NatsBroker
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from pydantic import BaseModel, ValidationError
+
+from modelyard.contracts.api.identity import Principal
+from modelyard.contracts.api.problems import ProblemDetails
+from modelyard.contracts.rpc import ServiceReply, ServiceRequest
+from modelyard.runtime.logging import bound, get_logger
+from modelyard.runtime.problems import ServiceError, Unavailable, invalid
+
+log = get_logger(__name__)
+
+P = TypeVar("P", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
+Handler = Callable[[Principal, P, str], Awaitable[BaseModel]]
+
+
+def responder(
+    broker: NatsBroker, subject: str, payload_model: type[P], *, queue: str
+) -> Callable[[Handler[P]], Handler[P]]:
+    def register(fn: Handler[P]) -> Handler[P]:
+        @broker.subscriber(subject, queue=queue, title=subject)
+        async def handle(body: dict[str, Any]) -> dict[str, Any]:
+            return (await answer(fn, payload_model, body)).model_dump(mode="json")
+
+        return fn
+
+    return register
+
+
+async def answer(fn: Handler[P], payload_model: type[P], body: dict[str, Any]) -> ServiceReply:
+    """Run one request through a handler and build the reply; never raises."""
+    try:
+        request = ServiceRequest.model_validate(body)
+    except ValidationError as exc:
+        return ServiceReply(problem=invalid(exc).problem())
+    with bound(correlation_id=request.correlation_id, org_id=str(request.principal.org_id)):
+        try:
+            try:
+                payload = payload_model.model_validate(request.payload)
+            except ValidationError as exc:
+                raise invalid(exc) from None
+            result = await fn(request.principal, payload, request.correlation_id)
+            return ServiceReply(result=result.model_dump(mode="json"))
+        except ServiceError as exc:
+            return ServiceReply(problem=exc.problem(request.correlation_id))
+        except Exception:
+            log.exception("rpc.handler_failed")
+            return ServiceReply(
+                problem=ServiceError("unexpected error; see the service log").problem(request.correlation_id)
+            )
+
+
+class RemoteProblem(ServiceError):
+    """A service answered with a problem; carries it unchanged to the caller."""
+
+    def __init__(self, problem: ProblemDetails) -> None:
+        super().__init__(problem.detail or problem.title, errors=problem.errors)
+        self.problem_details = problem
+
+    def problem(self, correlation_id: str | None = None) -> ProblemDetails:
+        return self.problem_details
+
+
+class RpcClient:
+    def __init__(self, broker: NatsBroker, *, timeout_s: float = 10.0) -> None:
+        self._broker = broker
+        self._timeout_s = timeout_s
+
+    async def call(
+        self,
+        subject: str,
+        principal: Principal,
+        payload: BaseModel,
+        correlation_id: str,
+        result_model: type[R],
+    ) -> R:
+        request = ServiceRequest(
+            principal=principal, correlation_id=correlation_id, payload=payload.model_dump(mode="json")
+        )
+        service = subject.split(".")[1]
+        try:
+            message = await self._broker.request(
+                request.model_dump_json().encode(),
+                subject,
+                timeout=self._timeout_s,
+                correlation_id=correlation_id,
+            )
+        except (NoRespondersError, NatsTimeout, TimeoutError) as exc:
+            raise Unavailable(f"the {service} service did not answer") from exc
+        reply = ServiceReply.model_validate_json(message.body)
+        if reply.problem is not None:
+            raise RemoteProblem(reply.problem)
+        return result_model.model_validate(reply.result)

@@ -1,0 +1,47 @@
+"""One settings object per process. Each service subclasses `ServiceSettings` with its own env prefix:
+
+    class Settings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="MODELYARD_DATASET_")
+
+and builds it once in `__main__`. Nothing else reads os.environ.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODELYARD_", extra="ignore", frozen=True)
+
+    service_name: str = "modelyard"
+    log_format: LogFormat = LogFormat.JSON
+    log_level: str = "INFO"
+    nats_url: str = "nats://127.0.0.1:4222"
+    request_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class DatabaseSettings(BaseSettings):
+    """Mixed into the settings of services that own a PostgreSQL schema."""
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/modelyard"
+    database_pool_min: int = Field(default=1, ge=0)
+    database_pool_max: int = Field(default=10, ge=1)
+
+
+class ObjectStoreSettings(BaseSettings):
+    """Mixed into the settings of services that keep blobs in S3."""
+
+    s3_endpoint: str = "http://127.0.0.1:9000"
+    s3_access_key: str = "modelyard"
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "modelyard"

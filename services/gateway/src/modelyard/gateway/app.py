@@ -1,0 +1,49 @@
+"""The gateway's aiohttp application: resources in a cleanup context, middlewares, routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from faststream.nats import NatsBroker
+
+from modelyard.gateway import context, middleware
+from modelyard.gateway.repository import IdentityRepository
+from modelyard.gateway.routes import datasets, system, users
+from modelyard.gateway.settings import SCHEMA, Settings
+from modelyard.runtime.migrations import load_migrations
+from modelyard.runtime.rpc import RpcClient
+from modelyard.runtime.service import service_resources
+
+
+def _no_subscribers(broker: NatsBroker, pool: object) -> None:
+    """The gateway only sends requests; it subscribes to nothing (yet)."""
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[context.SETTINGS]
+    async with service_resources(
+        name=settings.service_name,
+        nats_url=settings.nats_url,
+        database_url=settings.database_url,
+        schema=SCHEMA,
+        migrations=load_migrations("modelyard.gateway.migrations"),
+        register=_no_subscribers,
+        pool_max=settings.database_pool_max,
+    ) as resources:
+        app[context.RESOURCES] = resources
+        app[context.IDENTITY] = IdentityRepository(resources.pool)
+        app[context.RPC] = RpcClient(resources.broker, timeout_s=settings.request_timeout_s)
+        yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[middleware.correlation, middleware.errors, middleware.authenticate],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[context.SETTINGS] = settings
+    app.cleanup_ctx.append(_resources)
+    for module in (system, users, datasets):
+        app.add_routes(module.routes)
+    return app

@@ -1,0 +1,29 @@
+"""Reading a JSON request body into a contract model, with ProblemDetails on every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from modelyard.runtime.problems import BadRequest, invalid
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read(request: web.Request, model: type[M]) -> M:
+    if request.content_type not in ("application/json", "application/problem+json", ""):
+        raise BadRequest(f"expected a JSON body (Content-Type: application/json), got {request.content_type}")
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid(exc) from None

@@ -1,0 +1,30 @@
+"""Typed keys for what the gateway keeps on the app and on each request."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from modelyard.contracts.api.identity import Principal
+from modelyard.gateway.repository import IdentityRepository
+from modelyard.gateway.settings import Settings
+from modelyard.runtime.rpc import RpcClient
+from modelyard.runtime.service import Resources
+
+SETTINGS = web.AppKey("settings", Settings)
+RESOURCES = web.AppKey("resources", Resources)
+IDENTITY = web.AppKey("identity", IdentityRepository)
+RPC = web.AppKey("rpc", RpcClient)
+
+CORRELATION_ID = "correlation_id"
+PRINCIPAL = "principal"
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+def principal(request: web.Request) -> Principal:
+    found: Principal = request[PRINCIPAL]
+    return found
+
+
+def correlation_id(request: web.Request) -> str:
+    found: str = request[CORRELATION_ID]
+    return found

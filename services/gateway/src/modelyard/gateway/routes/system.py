@@ -1,0 +1,32 @@
+"""Liveness, readiness and version."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.metadata import version
+
+from aiohttp import web
+
+from modelyard.contracts.api.common import Health, VersionInfo
+from modelyard.gateway import context
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    resources = request.app[context.RESOURCES]
+    checks = {"nats": "ok" if resources.nc.is_connected else "disconnected"}
+    try:
+        await asyncio.wait_for(resources.pool.fetchval("SELECT 1"), 2.0)
+        checks["postgres"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready; the reason goes to the body
+        checks["postgres"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    body = Health(status="ok" if healthy else "degraded", checks=checks)
+    return web.json_response(body.model_dump(), status=200 if healthy else 503)
+
+
+@routes.get("/api/v1/version")
+async def get_version(request: web.Request) -> web.Response:
+    return web.json_response(VersionInfo(version=version("modelyard-gateway")).model_dump())
