@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -7,17 +8,20 @@ import textwrap
 import time
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs installed
 import pytest
 
 from modelyard.embedded.process import ManagedProcess, ServerStartError, kill_stale
 
+SLEEP = shutil.which("sleep") or "/bin/sleep"
+
 
 def _gone(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        status: str = psutil.Process(pid).status()
     except psutil.NoSuchProcess:
         return True
+    return status == "zombie"
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
@@ -30,9 +34,7 @@ def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 def _sleeper(tmp_path: Path, script: str = "sleep 60") -> ManagedProcess:
-    return ManagedProcess(
-        ["sh", "-c", script], name="sh", log_path=tmp_path / "p.log", pidfile=tmp_path / "p.pid"
-    )
+    return ManagedProcess(["sh", "-c", script], name="sh", log_path=tmp_path / "p.log", pidfile=tmp_path / "p.pid")
 
 
 def test_wait_ready_reports_exit_code_and_log_tail_when_the_process_dies(tmp_path: Path) -> None:
@@ -54,7 +56,7 @@ def test_wait_ready_times_out_with_the_last_probe_error(tmp_path: Path) -> None:
     def probe() -> bool:
         raise ConnectionRefusedError("nobody home")
 
-    with pytest.raises(ServerStartError, match="not ready after 0.3s.*nobody home"):
+    with pytest.raises(ServerStartError, match=r"not ready after 0\.3s.*nobody home"):
         proc.wait_ready(probe, timeout=0.3, what="the sleeper")
     proc.stop()
 
@@ -75,7 +77,7 @@ def test_stop_kills_the_whole_process_group_and_removes_the_pidfile(tmp_path: Pa
 
 def _left_by_a_crashed_run(pidfile: Path) -> subprocess.Popen[bytes]:
     """A server whose launcher is gone: only the pidfile tells where it is."""
-    stale = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    stale = subprocess.Popen([SLEEP, "60"], start_new_session=True)
     pidfile.write_text(f"{stale.pid}\nsleep\n")
     return stale
 

@@ -22,7 +22,7 @@ dev_app = typer.Typer(no_args_is_help=True, help="The local development stack.")
 events_app = typer.Typer(no_args_is_help=True, help="Inspect the event streams.")
 app.add_typer(dev_app, name="dev")
 app.add_typer(events_app, name="events")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @dev_app.command("up")

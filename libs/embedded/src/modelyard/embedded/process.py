@@ -77,11 +77,24 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
+    """True while a process of group `pgid` runs; zombies count as gone (whoever adopted them reaps them)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
-    return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _ppid, group = (entry / "stat").read_text().rpartition(")")[2].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(group) == pgid and state != "Z":
+            return True
+    return False
 
 
 def _is_zombie(pid: int) -> bool:
@@ -265,4 +278,13 @@ class ManagedProcess:
         while _group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(_POLL_S)
         self._popen = None
-        self.pidfile.unlink(missing_ok=True)
+        self._remove_pidfile(pgid)
+
+    def _remove_pidfile(self, pid: int) -> None:
+        """Remove the pidfile unless a newer run of the same server has rewritten it meanwhile."""
+        try:
+            recorded = self.pidfile.read_text().split()[:1]
+        except OSError:
+            return
+        if recorded == [str(pid)]:
+            self.pidfile.unlink(missing_ok=True)

@@ -15,16 +15,14 @@ RESOURCES = web.AppKey("resources", Resources)
 IDENTITY = web.AppKey("identity", IdentityRepository)
 RPC = web.AppKey("rpc", RpcClient)
 
-CORRELATION_ID = "correlation_id"
-PRINCIPAL = "principal"
+CORRELATION_ID = web.RequestKey("correlation_id", str)
+PRINCIPAL = web.RequestKey("principal", Principal)
 CORRELATION_HEADER = "X-Correlation-Id"
 
 
 def principal(request: web.Request) -> Principal:
-    found: Principal = request[PRINCIPAL]
-    return found
+    return request[PRINCIPAL]
 
 
 def correlation_id(request: web.Request) -> str:
-    found: str = request[CORRELATION_ID]
-    return found
+    return request[CORRELATION_ID]
