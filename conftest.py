@@ -42,4 +42,4 @@ async def object_store(s3_server: S3Server) -> AsyncIterator[ObjectStore]:
         part_size=5 * 1024 * 1024,
     )
     await store.ensure_bucket()
-    yield store
+    return store

@@ -43,7 +43,7 @@ def _down(proc: subprocess.Popen[bytes], stack: dict[str, Any]) -> None:
 
 def _not_zombie(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

@@ -172,7 +172,9 @@ async def test_org_admin_cannot_mint_a_super_admin(platform: Platform) -> None:
     ) as r:
         org_admin_key = (await r.json())["api_key"]
     async with platform.http.post(
-        f"{platform.url}/api/v1/users", json={"name": "boss", "role": "super_admin"}, headers=platform.auth(org_admin_key)
+        f"{platform.url}/api/v1/users",
+        json={"name": "boss", "role": "super_admin"},
+        headers=platform.auth(org_admin_key),
     ) as r:
         assert r.status == 403
     async with platform.http.post(

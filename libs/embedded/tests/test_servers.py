@@ -16,6 +16,7 @@ from minio.error import S3Error
 
 from modelyard.embedded.nats import NatsServer
 from modelyard.embedded.postgres import PostgresServer
+from modelyard.embedded.process import ServerStartError
 from modelyard.embedded.s3 import S3Server
 
 
@@ -105,3 +106,10 @@ async def test_a_restarted_server_keeps_its_random_port_and_streams(tmp_path: Pa
         info = await nc.jetstream().stream_info("AGAIN")
         await nc.close()
     assert info.config.name == "AGAIN"
+
+
+def test_a_second_server_refuses_a_data_directory_in_use(tmp_path: Path) -> None:
+    with NatsServer(tmp_path) as first:
+        with pytest.raises(ServerStartError, match="still running under its launcher"):
+            NatsServer(tmp_path).start()
+        assert first.running

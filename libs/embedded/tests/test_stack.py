@@ -86,7 +86,7 @@ async def test_data_survives_stop_and_start_on_the_same_directory(tmp_path: Path
         s3.make_bucket("kept")
         s3.put_object("kept", "object.bin", io.BytesIO(b"bytes"), 5)
 
-    with EmbeddedStack(tmp_path, fsync=False) as stack:  # new random ports, same data
+    with EmbeddedStack(tmp_path, fsync=False) as stack:  # same directory, so the same data
         nc = await nats.connect(stack.nats.url)
         info = await nc.jetstream().stream_info("KEPT")
         await nc.close()

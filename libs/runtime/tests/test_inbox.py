@@ -1,11 +1,10 @@
 import asyncio
 import uuid
-from typing import Any
 
-import pytest
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 
 from modelyard.contracts import streams
+from modelyard.contracts.api.datasets import Task
 from modelyard.contracts.events import DatasetCreated
 from modelyard.runtime import inbox, jetstream
 from modelyard.runtime.db import open_pool
@@ -35,9 +34,7 @@ async def test_an_event_delivered_twice_has_one_effect(database_url: str, nats_u
         broker = NatsBroker(nats_url, logger=None)
         stream = JStream(streams.DATASETS.name, declare=False)
 
-        @broker.subscriber(
-            "dataset.>", stream=stream, durable="counter", pull_sub=PullSub(batch_size=10, timeout=0.2)
-        )
+        @broker.subscriber("dataset.>", stream=stream, durable="counter", pull_sub=PullSub(batch_size=10, timeout=0.2))
         async def count(event: DatasetCreated, msg: NatsMessage) -> None:
             deliveries.append(msg.raw_message.metadata.num_delivered)
             async with pool.acquire() as conn, conn.transaction():
@@ -52,7 +49,7 @@ async def test_an_event_delivered_twice_has_one_effect(database_url: str, nats_u
         nc = await jetstream.connect(nats_url, "test")
         await jetstream.ensure_streams(nc.jetstream(), [streams.DATASETS])
         event = DatasetCreated(
-            correlation_id="c", org_id=uuid.uuid4(), actor="user:1", dataset_id=uuid.uuid4(), name="d", task="detect"
+            correlation_id="c", org_id=uuid.uuid4(), actor="user:1", dataset_id=uuid.uuid4(), name="d", task=Task.DETECT
         )
         await nc.jetstream().publish(event.nats_subject, event.encode(), headers=event.headers())
         await broker.start()
@@ -63,5 +60,3 @@ async def test_an_event_delivered_twice_has_one_effect(database_url: str, nats_u
             await nc.close()
         assert deliveries == [1, 2]
         assert await pool.fetchval("SELECT n FROM counter") == 1
-
-

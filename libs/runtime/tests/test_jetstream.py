@@ -34,11 +34,12 @@ async def test_durable_consumer_carries_max_deliver_backoff_and_ack_wait(nats_ur
     nc = await jetstream.connect(nats_url, "test")
     js = nc.jetstream()
     await jetstream.ensure_streams(js, [streams.JOBS])
-    spec = ConsumerSpec("JOBS", "scheduler-jobs", "job.>", ack_wait_s=20.0, max_deliver=4, backoff_s=(1.0, 2.0, 4.0))
+    spec = ConsumerSpec("JOBS", "scheduler-jobs", "job.>", ack_wait_s=20.0, max_deliver=5, backoff_s=(1.0, 2.0, 4.0))
     await jetstream.ensure_consumer(js, spec)
     await jetstream.ensure_consumer(js, spec)  # idempotent
     info = await js.consumer_info("JOBS", "scheduler-jobs")
-    assert info.config.max_deliver == 4
-    assert info.config.backoff == [1.0, 2.0, 4.0]
+    assert info.config.max_deliver == 5
+    assert info.config.backoff == [20.0, 21.0, 22.0, 24.0]  # first = AckWait, then AckWait + pause
+    assert info.config.ack_wait == 20.0
     assert info.config.filter_subject == "job.>"
     await nc.close()

@@ -14,6 +14,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from modelyard.contracts import streams
+from modelyard.contracts.api.datasets import Task
 from modelyard.contracts.envelope import decode
 from modelyard.contracts.events import DatasetCreated
 from modelyard.runtime import jetstream, outbox
@@ -26,7 +27,7 @@ SCHEMA = "svc"
 
 def _event() -> DatasetCreated:
     return DatasetCreated(
-        correlation_id="c", org_id=uuid.uuid4(), actor="user:1", dataset_id=uuid.uuid4(), name="d", task="detect"
+        correlation_id="c", org_id=uuid.uuid4(), actor="user:1", dataset_id=uuid.uuid4(), name="d", task=Task.DETECT
     )
 
 

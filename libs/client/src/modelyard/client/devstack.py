@@ -147,8 +147,8 @@ class DevStack:
 
     def _server_pids(self) -> dict[str, int]:
         assert self.servers is not None
-        parts = {"nats": self.servers.nats, "postgres": self.servers.postgres, "s3": self.servers.s3}
-        return {name: pid for name, part in parts.items() if (pid := part.pid) is not None}
+        pids = {"nats": self.servers.nats.pid, "postgres": self.servers.postgres.pid, "s3": self.servers.s3.pid}
+        return {name: pid for name, pid in pids.items() if pid is not None}
 
 
 def pick_gateway_port(requested: int) -> int:

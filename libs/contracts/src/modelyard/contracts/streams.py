@@ -29,21 +29,40 @@ class StreamSpec:
 
 @dataclass(frozen=True, slots=True)
 class ConsumerSpec:
-    """A durable pull consumer. Every one has bounded redelivery: MaxDeliver with BackOff, then DLQ."""
+    """A durable pull consumer. Every one has bounded redelivery: MaxDeliver with BackOff, then DLQ.
+
+    `ack_wait_s` is how long one delivery may take before the server assumes the consumer died and redelivers;
+    `backoff_s` are the pauses before the 2nd, 3rd, ... attempt after a failure. On the server, JetStream's BackOff
+    replaces AckWait, so it is declared as `server_backoff_s`: the first delivery gets `ack_wait_s`, each later one
+    `ack_wait_s` plus its pause.
+    """
 
     stream: str
     durable: str
     filter_subject: str
     ack_wait_s: float = 30.0
     max_deliver: int = 5
-    backoff_s: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0)
+    backoff_s: tuple[float, ...] = (1.0, 5.0, 30.0)
     max_ack_pending: int = 1000
     description: str = ""
 
     def __post_init__(self) -> None:
-        # JetStream requires len(BackOff) < MaxDeliver, and BackOff replaces AckWait for redeliveries.
-        if self.backoff_s and len(self.backoff_s) >= self.max_deliver:
+        if self.max_deliver < 1:
+            raise ValueError(f"{self.durable}: max_deliver must be at least 1")
+        if len(self.backoff_s) >= self.max_deliver:  # JetStream: MaxDeliver > len(BackOff)
             raise ValueError(f"{self.durable}: backoff needs fewer steps than max_deliver")
+
+    @property
+    def server_backoff_s(self) -> tuple[float, ...]:
+        if not self.backoff_s:
+            return ()
+        return (self.ack_wait_s, *(self.ack_wait_s + pause for pause in self.backoff_s))
+
+    def pause_before(self, delivery: int) -> float:
+        """The pause before delivery number `delivery` + 1, after delivery `delivery` failed."""
+        if not self.backoff_s:
+            return 0.0
+        return self.backoff_s[min(delivery - 1, len(self.backoff_s) - 1)]
 
 
 DATASETS = StreamSpec("DATASETS", (subjects.DATASETS_ALL,), description="dataset facts")

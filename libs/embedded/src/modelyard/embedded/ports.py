@@ -19,8 +19,10 @@ _handed_out: dict[int, float] = {}
 
 
 def is_port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True if a server could listen on `port` now (SO_REUSEADDR, as servers bind: TIME_WAIT is no obstacle)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -28,14 +30,14 @@ def is_port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def _claim(*ports: int) -> bool:
-    """Reserve ports not handed out recently; False if one of them was."""
+def _claim(*ports: int, force: bool = False) -> bool:
+    """Reserve ports not handed out recently; False if one of them was (unless `force`)."""
     now = time.monotonic()
     with _lock:
         for port, since in list(_handed_out.items()):
             if now - since > _HOLD_S:
                 del _handed_out[port]
-        if any(port in _handed_out for port in ports):
+        if not force and any(port in _handed_out for port in ports):
             return False
         for port in ports:
             _handed_out[port] = now
@@ -75,6 +77,7 @@ def choose_port(
         and is_port_free(previous, host)
         and (grpc_offset is None or is_port_free(previous + grpc_offset, host))
     ):
+        _claim(previous, *([previous + grpc_offset] if grpc_offset is not None else []), force=True)
         return previous
     if grpc_offset is None:
         return free_port(host)

@@ -19,7 +19,8 @@ from urllib.parse import quote
 from modelyard.embedded.binaries import postgres_bin_dir
 from modelyard.embedded.ports import choose_port, retry_on_port_clash
 from modelyard.embedded.probes import tcp_open
-from modelyard.embedded.process import ManagedProcess, ServerStartError, kill_stale, process_matches
+from modelyard.embedded.process import ManagedProcess, ServerStartError, kill_stale
+from modelyard.embedded.procfs import process_matches
 
 READY_TIMEOUT_S = 30.0
 SUPERUSER = "postgres"

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
+from modelyard.embedded.procfs import group_alive, parent_pid, pid_alive, process_matches, wait_until
+
 LOG_TAIL_LINES = 40
 _PR_SET_PDEATHSIG = 1
 _POLL_S = 0.05
@@ -47,6 +49,15 @@ class ServerStartError(RuntimeError):
     def port_clash(self) -> bool:
         """True when the log says a port was taken, so a retry on other ports may succeed."""
         return "address already in use" in self.log_tail.lower()
+
+
+def _forget_spawner() -> None:
+    """A forked child inherits the executor but not its thread: let it start its own."""
+    global _spawner
+    _spawner = None
+
+
+os.register_at_fork(after_in_child=_forget_spawner)
 
 
 def _spawner_thread() -> ThreadPoolExecutor:
@@ -76,64 +87,13 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def _group_alive(pgid: int) -> bool:
-    """True while a process of group `pgid` runs; zombies count as gone (whoever adopted them reaps them)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            state, _ppid, group = (entry / "stat").read_text().rpartition(")")[2].split()[:3]
-        except (OSError, ValueError):
-            continue
-        if int(group) == pgid and state != "Z":
-            return True
-    return False
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] == "Z"
-
-
-def _pid_alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it happens to be our own child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def process_matches(pid: int, binary: str) -> bool:
-    """True if `pid` is alive and its /proc/PID/cmdline contains `binary` (so it is not a recycled PID)."""
-    if not _pid_alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return binary.encode() in cmdline
-
-
 def kill_stale(pidfile: Path, expect: str | None = None, timeout: float = 10.0) -> bool:
     """Stop a server that an earlier, crashed run left behind, as recorded in `pidfile`.
 
     Only a live process whose /proc/PID/cmdline still contains the binary name (`expect`, else
     the name recorded in the pidfile) is signalled, so a recycled PID is never hit. The stale
-    pidfile is removed. Returns True when a process was stopped.
+    pidfile is removed. Returns True when a process was stopped. A server whose launcher is still
+    alive is not stale: that raises ServerStartError instead of stopping another run's server.
     """
     try:
         fields = pidfile.read_text().split()
@@ -148,7 +108,17 @@ def kill_stale(pidfile: Path, expect: str | None = None, timeout: float = 10.0) 
     if binary is None or not process_matches(pid, binary):
         pidfile.unlink(missing_ok=True)
         return False
-    leads_group = os.getpgid(pid) == pid
+    launcher = int(fields[3]) if len(fields) > 3 and fields[3].isdigit() else None
+    if launcher is not None and parent_pid(pid) == launcher and pid_alive(launcher):
+        raise ServerStartError(
+            f"{binary} (pid {pid}, see {pidfile}) is still running under its launcher (pid {launcher});"
+            " stop that first",
+            "",
+        )
+    try:
+        leads_group = os.getpgid(pid) == pid
+    except ProcessLookupError:
+        leads_group = False
 
     def send(sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -158,13 +128,11 @@ def kill_stale(pidfile: Path, expect: str | None = None, timeout: float = 10.0) 
                 os.kill(pid, sig)
 
     send(stop_sig)
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(_POLL_S)
-    send(signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(_POLL_S)
+    if not wait_until(lambda: not pid_alive(pid), timeout):
+        send(signal.SIGKILL)
+        wait_until(lambda: not pid_alive(pid), 5.0)
+    if leads_group:
+        _signal_group(pid, signal.SIGKILL)  # children it left behind in its group
     pidfile.unlink(missing_ok=True)
     return True
 
@@ -217,7 +185,7 @@ class ManagedProcess:
             log.write(f"--- {stamp} starting: {shlex.join(self.argv)}\n".encode())
             log.flush()
             self._popen = _spawner_thread().submit(self._spawn, log).result()
-        self.pidfile.write_text(f"{self._popen.pid}\n{self.name}\n{int(self.stop_signal)}\n")
+        self.pidfile.write_text(f"{self._popen.pid}\n{self.name}\n{int(self.stop_signal)}\n{os.getpid()}\n")
 
     def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -274,9 +242,7 @@ class ManagedProcess:
                 _signal_group(pgid, signal.SIGKILL)
                 popen.wait(10)
         _signal_group(pgid, signal.SIGKILL)  # children it left behind in its group
-        deadline = time.monotonic() + 5
-        while _group_alive(pgid) and time.monotonic() < deadline:
-            time.sleep(_POLL_S)
+        wait_until(lambda: not group_alive(pgid), 5.0)
         self._popen = None
         self._remove_pidfile(pgid)
 

@@ -115,8 +115,11 @@ class S3Server:
 
     def _start_once(self) -> None:
         self._port = choose_port(self._fixed_port, self._port, self.host, GRPC_OFFSET)
+        # Reusing the last internal ports while they are free keeps weed's master state in one
+        # directory across restarts (weed keeps it in m<master port>/).
+        saved = self._saved_ports()
         for component in _COMPONENTS:
-            previous = self._internal_ports.get(component)
+            previous = self._internal_ports.get(component) or saved.get(component)
             self._internal_ports[component] = choose_port(None, previous, self.host, GRPC_OFFSET)
         ports = self._internal_ports
         argv = [
@@ -154,6 +157,15 @@ class S3Server:
         except BaseException:
             process.stop()
             raise
+        (self.data_dir / "ports.json").write_text(json.dumps({"s3": self._port, **ports}, indent=2))
+
+    def _saved_ports(self) -> dict[str, int]:
+        """The internal ports of the last run on this data_dir (see _start_once)."""
+        try:
+            saved = json.loads((self.data_dir / "ports.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return {key: value for key, value in saved.items() if isinstance(value, int)}
 
     def _ready(self) -> bool:
         """A signed ListBuckets succeeds (S3 and filer up, our identity loaded) and a volume server is registered."""

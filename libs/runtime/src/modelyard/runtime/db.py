@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import asyncpg
 
@@ -38,9 +37,7 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
 
 
 @asynccontextmanager
-async def open_pool(
-    dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10
-) -> AsyncIterator[asyncpg.Pool]:
+async def open_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(dsn, schema, min_size=min_size, max_size=max_size)
     try:
         yield pool

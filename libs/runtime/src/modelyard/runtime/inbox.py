@@ -4,7 +4,6 @@ twice has one effect."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import asyncpg

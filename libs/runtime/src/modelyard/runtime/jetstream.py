@@ -56,7 +56,7 @@ def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=spec.ack_wait_s,
         max_deliver=spec.max_deliver,
-        backoff=list(spec.backoff_s) or None,
+        backoff=list(spec.server_backoff_s) or None,
         max_ack_pending=spec.max_ack_pending,
     )
 

@@ -1,0 +1,136 @@
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
+
+from modelyard.contracts import streams
+from modelyard.contracts.api.datasets import Task
+from modelyard.contracts.envelope import Event
+from modelyard.contracts.events import DatasetCreated
+from modelyard.contracts.streams import ConsumerSpec
+from modelyard.runtime import jetstream
+from modelyard.runtime.consumer import DLQ_REASON_HEADER, RetryLater, event_consumer
+
+SPEC = ConsumerSpec("DATASETS", "test-consumer", "dataset.>", ack_wait_s=5, max_deliver=3, backoff_s=(0.05, 0.1))
+
+
+def _event(name: str = "d") -> DatasetCreated:
+    return DatasetCreated(
+        correlation_id="c", org_id=uuid.uuid4(), actor="user:1", dataset_id=uuid.uuid4(), name=name, task=Task.DETECT
+    )
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
+    client = await jetstream.connect(nats_url, "test")
+    await jetstream.ensure_streams(client.jetstream(), [streams.DATASETS, streams.DLQ])
+    yield client
+    await client.close()
+
+
+async def _publish(nc: NatsClient, *events: Event) -> None:
+    for event in events:
+        await nc.jetstream().publish(event.nats_subject, event.encode(), headers=event.headers())
+
+
+async def _until(condition: "asyncio.Event", seconds: float = 10) -> None:
+    await asyncio.wait_for(condition.wait(), seconds)
+
+
+async def _dead_letters(nc: NatsClient, count: int) -> list[dict[str, str]]:
+    sub = await nc.jetstream().pull_subscribe("dlq.>", durable=None, stream="DLQ")
+    msgs = await sub.fetch(count, timeout=5)
+    await sub.unsubscribe()
+    return [dict(m.headers or {}) | {"subject": m.subject} for m in msgs]
+
+
+async def test_typed_events_are_handled_and_acked(nats_url: str, nc: NatsClient) -> None:
+    events = [_event(f"d{i}") for i in range(50)]
+    got: list[Event] = []
+    done = asyncio.Event()
+    broker = NatsBroker(nats_url, logger=None)
+
+    @event_consumer(broker, SPEC)
+    async def handle(event: Event) -> None:
+        got.append(event)
+        if len(got) == len(events):
+            done.set()
+
+    await _publish(nc, *events)
+    async with broker:
+        await broker.start()
+        await _until(done)
+        await asyncio.sleep(0.2)
+    assert got == events
+    info = await nc.jetstream().consumer_info("DATASETS", SPEC.durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+    assert info.config.max_deliver == 3 and info.config.ack_wait == 5
+    assert info.config.backoff == [5, 5.05, 5.1]
+
+
+async def test_a_failing_event_is_retried_up_to_max_deliver_then_dead_lettered(nats_url: str, nc: NatsClient) -> None:
+    attempts: list[int] = []
+    survivor_seen = asyncio.Event()
+    broker = NatsBroker(nats_url, logger=None)
+    bad, good = _event("bad"), _event("good")
+
+    @event_consumer(broker, SPEC)
+    async def handle(event: Event) -> None:
+        assert isinstance(event, DatasetCreated)
+        if event.name == "bad":
+            attempts.append(1)
+            raise RuntimeError("cannot handle this one")
+        survivor_seen.set()
+
+    await _publish(nc, bad, good)
+    async with broker:
+        await broker.start()
+        await _until(survivor_seen)
+        for _ in range(100):
+            if len(attempts) >= 3 and (await nc.jetstream().stream_info("DLQ")).state.messages:
+                break
+            await asyncio.sleep(0.05)
+    assert len(attempts) == SPEC.max_deliver
+    [letter] = await _dead_letters(nc, 1)
+    assert letter["subject"] == "dlq.dataset.created"
+    assert "cannot handle this one" in letter[DLQ_REASON_HEADER]
+
+
+async def test_poison_message_goes_to_dlq_at_once_and_does_not_block_the_rest(nats_url: str, nc: NatsClient) -> None:
+    good_seen = asyncio.Event()
+    broker = NatsBroker(nats_url, logger=None)
+
+    @event_consumer(broker, SPEC)
+    async def handle(event: Event) -> None:
+        good_seen.set()
+
+    await nc.jetstream().publish("dataset.created", b"this is not json")
+    await _publish(nc, _event())
+    async with broker:
+        await broker.start()
+        await _until(good_seen)
+    [letter] = await _dead_letters(nc, 1)
+    assert letter[DLQ_REASON_HEADER].startswith("undecodable")
+
+
+async def test_retry_later_brings_the_event_back(nats_url: str, nc: NatsClient) -> None:
+    calls = 0
+    done = asyncio.Event()
+    broker = NatsBroker(nats_url, logger=None)
+
+    @event_consumer(broker, SPEC)
+    async def handle(event: Event) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RetryLater(0.1, "dataset not visible yet")
+        done.set()
+
+    await _publish(nc, _event())
+    async with broker:
+        await broker.start()
+        await _until(done)
+    assert calls == 2
