@@ -142,6 +142,7 @@ class S3Server:
             f"-s3.config={self.data_dir / 'identities.json'}",
             "-master.telemetry=false",
             "-volume.preStopSeconds=0",
+            "-master.resumeState=false",
         ]
         process = ManagedProcess(
             argv,
