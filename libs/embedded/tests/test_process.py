@@ -8,7 +8,7 @@ import textwrap
 import time
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]  # no stubs installed
+import psutil
 import pytest
 
 from modelyard.embedded.process import ManagedProcess, ServerStartError, kill_stale

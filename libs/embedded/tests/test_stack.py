@@ -8,7 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import nats
-import psutil  # type: ignore[import-untyped]  # no stubs installed
+import psutil
 import pytest
 from minio import Minio
 

@@ -50,8 +50,7 @@ class DevStack:
         self.servers = EmbeddedStack(self.root, fsync=True, ports=self._ports())
         self.servers.start()
         self._remember_ports()
-        with contextlib.suppress(Exception):  # already there on a restart
-            self.servers.postgres.create_database(DATABASE)
+        self.servers.postgres.create_database(DATABASE, exist_ok=True)  # there already on a restart
         self._run_once("gateway", ["bootstrap", "--token-file", str(self.root / stackfile.TOKEN_FILE)])
         for name in SERVICES:
             if importlib.util.find_spec(f"modelyard.{name}") is not None:

@@ -10,7 +10,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from faststream.nats import NatsBroker
@@ -36,23 +36,35 @@ class Resources:
     relay: OutboxRelay
 
 
+class DatabaseServiceSettings(Protocol):
+    """What `service_resources` reads: a ServiceSettings mixed with DatabaseSettings."""
+
+    @property
+    def service_name(self) -> str: ...
+    @property
+    def nats_url(self) -> str: ...
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def database_pool_max(self) -> int: ...
+
+
 @asynccontextmanager
 async def service_resources(
+    settings: DatabaseServiceSettings,
     *,
-    name: str,
-    nats_url: str,
-    database_url: str,
     schema: str,
     migrations: list[Migration],
     register: Callable[[NatsBroker, asyncpg.Pool], None],
-    pool_max: int = 10,
 ) -> AsyncIterator[Resources]:
     """`register(broker, pool)` adds the service's subscribers before the broker starts."""
+    name, nats_url = settings.service_name, settings.nats_url
     nc = await jetstream.connect(nats_url, name=f"modelyard-{name}")
     try:
         js = nc.jetstream()
         await jetstream.ensure_streams(js, ALL_STREAMS)
-        async with open_pool(database_url, schema, max_size=pool_max + 1) as pool:
+        # one connection more than asked: the outbox relay holds one for LISTEN
+        async with open_pool(settings.database_url, schema, max_size=settings.database_pool_max + 1) as pool:
             await migrate(pool, schema, runtime_migrations() + migrations)
             broker = NatsBroker(nats_url, logger=None, name=f"modelyard-{name}-broker")
             register(broker, pool)

@@ -21,12 +21,6 @@ async def lifespan(settings: Settings) -> AsyncIterator[Resources]:
         handlers.register(broker, DatasetRepository(pool))
 
     async with service_resources(
-        name=settings.service_name,
-        nats_url=settings.nats_url,
-        database_url=settings.database_url,
-        schema=SCHEMA,
-        migrations=load_migrations("modelyard.dataset.migrations"),
-        register=register,
-        pool_max=settings.database_pool_max,
+        settings, schema=SCHEMA, migrations=load_migrations("modelyard.dataset.migrations"), register=register
     ) as resources:
         yield resources

@@ -23,13 +23,7 @@ def _no_subscribers(broker: NatsBroker, pool: object) -> None:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[context.SETTINGS]
     async with service_resources(
-        name=settings.service_name,
-        nats_url=settings.nats_url,
-        database_url=settings.database_url,
-        schema=SCHEMA,
-        migrations=load_migrations("modelyard.gateway.migrations"),
-        register=_no_subscribers,
-        pool_max=settings.database_pool_max,
+        settings, schema=SCHEMA, migrations=load_migrations("modelyard.gateway.migrations"), register=_no_subscribers
     ) as resources:
         app[context.RESOURCES] = resources
         app[context.IDENTITY] = IdentityRepository(resources.pool)

@@ -34,7 +34,6 @@ class IdentityRepository:
     ) -> UserWithKey:
         """The user, its first API key and a UserCreated audit event, in one transaction."""
         user_id = uuid.uuid4()
-        key, prefix, key_hash = keys.new_key()
         async with self._pool.acquire() as conn, conn.transaction():
             created_at: datetime = await conn.fetchval(
                 "INSERT INTO users (id, org_id, name, role) VALUES ($1, $2, $3, $4) RETURNING created_at",
@@ -43,14 +42,7 @@ class IdentityRepository:
                 name,
                 role.value,
             )
-            await conn.execute(
-                "INSERT INTO api_keys (id, org_id, user_id, prefix, key_sha256) VALUES ($1, $2, $3, $4, $5)",
-                uuid.uuid4(),
-                org_id,
-                user_id,
-                prefix,
-                key_hash,
-            )
+            key = await _insert_key(conn, org_id, user_id)
             event = UserCreated(
                 correlation_id=correlation_id,
                 org_id=org_id,
@@ -88,13 +80,19 @@ class IdentityRepository:
         return found
 
     async def issue_key(self, org_id: uuid.UUID, user_id: uuid.UUID) -> str:
-        key, prefix, key_hash = keys.new_key()
-        await self._pool.execute(
-            "INSERT INTO api_keys (id, org_id, user_id, prefix, key_sha256) VALUES ($1, $2, $3, $4, $5)",
-            uuid.uuid4(),
-            org_id,
-            user_id,
-            prefix,
-            key_hash,
-        )
-        return key
+        async with self._pool.acquire() as conn:
+            return await _insert_key(conn, org_id, user_id)
+
+
+async def _insert_key(conn: asyncpg.Connection, org_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    """A new key for the user; returns the key itself, which is not stored."""
+    key, prefix, key_hash = keys.new_key()
+    await conn.execute(
+        "INSERT INTO api_keys (id, org_id, user_id, prefix, key_sha256) VALUES ($1, $2, $3, $4, $5)",
+        uuid.uuid4(),
+        org_id,
+        user_id,
+        prefix,
+        key_hash,
+    )
+    return key
