@@ -8,7 +8,9 @@ first, then servers, and leaves no process behind.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -18,7 +20,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nats
+
 from modelyard.client import stackfile
+from modelyard.contracts import subjects
 from modelyard.embedded.ports import free_port
 from modelyard.embedded.process import ManagedProcess, ServerStartError
 from modelyard.embedded.stack import EmbeddedStack
@@ -55,6 +60,10 @@ class DevStack:
         for name in SERVICES:
             if importlib.util.find_spec(f"modelyard.{name}") is not None:
                 self._start_service(name)
+        nats_url = self.servers.nats.url
+        for name, proc in self.services.items():
+            if name != "gateway":
+                proc.wait_ready(functools.partial(_answers, nats_url, name), 60, proc.name)
         gateway = f"http://{self.gateway_host}:{self.gateway_port}"
         self._wait_http(f"{gateway}/healthz", self.services["gateway"])
         info = stackfile.StackInfo(
@@ -148,6 +157,22 @@ class DevStack:
         assert self.servers is not None
         pids = {"nats": self.servers.nats.pid, "postgres": self.servers.postgres.pid, "s3": self.servers.s3.pid}
         return {name: pid for name, pid in pids.items() if pid is not None}
+
+
+def _answers(nats_url: str, service: str) -> bool:
+    """True when the service answers its health subject (it has started its subscribers)."""
+
+    async def ping() -> bool:
+        nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=0)
+        try:
+            await nc.request(subjects.service_health(service), b"", timeout=0.5)
+            return True
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            return False
+        finally:
+            await nc.close()
+
+    return asyncio.run(ping())
 
 
 def pick_gateway_port(requested: int) -> int:

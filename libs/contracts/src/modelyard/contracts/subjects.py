@@ -40,6 +40,7 @@ DLQ_PREFIX = "dlq."
 # Core NATS request/reply: svc.<service>.<operation>
 SVC_DATASET_CREATE = "svc.dataset.create"
 SVC_DATASET_GET = "svc.dataset.get"
+SVC_HEALTH_TEMPLATE = "svc.{service}.health"  # every service answers here once it is ready
 
 
 def dispatch(pool: str, priority: str) -> str:
@@ -52,6 +53,10 @@ def telemetry_metrics(job_id: object) -> str:
 
 def telemetry_logs(job_id: object) -> str:
     return TELEMETRY_LOGS_TEMPLATE.format(job_id=job_id)
+
+
+def service_health(service: str) -> str:
+    return SVC_HEALTH_TEMPLATE.format(service=service)
 
 
 def dead_letter(subject: str) -> str:

@@ -80,9 +80,10 @@ class RemoteProblem(ServiceError):
 
 
 class RpcClient:
-    def __init__(self, broker: NatsBroker, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, broker: NatsBroker, *, timeout_s: float = 10.0, no_responders_wait_s: float = 2.0) -> None:
         self._broker = broker
         self._timeout_s = timeout_s
+        self._no_responders_wait_s = no_responders_wait_s
 
     async def call(
         self,

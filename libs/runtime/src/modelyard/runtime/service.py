@@ -17,6 +17,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from modelyard.contracts import subjects
 from modelyard.contracts.streams import ALL_STREAMS
 from modelyard.runtime import jetstream
 from modelyard.runtime.db import open_pool
@@ -68,6 +69,7 @@ async def service_resources(
             await migrate(pool, schema, runtime_migrations() + migrations)
             broker = NatsBroker(nats_url, logger=None, name=f"modelyard-{name}-broker")
             register(broker, pool)
+            _answer_health(broker, name)
             relay = OutboxRelay(pool, js, schema)
             relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
             await broker.start()
@@ -82,6 +84,14 @@ async def service_resources(
     finally:
         await nc.close()
         log.info("service.stopped", service=name)
+
+
+def _answer_health(broker: NatsBroker, name: str) -> None:
+    """`svc.<name>.health` answers once the broker runs: the dev stack and operators wait on it."""
+
+    @broker.subscriber(subjects.service_health(name), title=f"{name} health")
+    async def health() -> dict[str, str]:
+        return {"service": name, "status": "ok"}
 
 
 async def run_until_signalled(lifespan: AbstractAsyncContextManager[Any]) -> None:
