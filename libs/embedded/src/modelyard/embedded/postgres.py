@@ -13,14 +13,13 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
 from modelyard.embedded.binaries import postgres_bin_dir
-from modelyard.embedded.ports import choose_port, retry_on_port_clash
 from modelyard.embedded.probes import tcp_open
 from modelyard.embedded.process import ManagedProcess, ServerStartError, kill_stale
 from modelyard.embedded.procfs import process_matches
+from modelyard.embedded.server import EmbeddedServer
 
 READY_TIMEOUT_S = 30.0
 SUPERUSER = "postgres"
@@ -42,28 +41,22 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-class PostgresServer:
+class PostgresServer(EmbeddedServer):
     """A PostgreSQL cluster under `data_dir` (cluster files in data_dir/pgdata, kept across restarts).
 
     `fsync=False` trades crash safety for speed and is meant for tests only.
     A port left as None is a random free loopback port, chosen at start (and kept on restart while free).
     """
 
+    binary = "postgres"
+    ready_timeout = READY_TIMEOUT_S
+    stop_signal = signal.SIGINT
+
     def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int | None = None, fsync: bool = True) -> None:
-        self.data_dir = Path(data_dir)
+        super().__init__(data_dir, host=host, port=port)
         self.pgdata = self.data_dir / "pgdata"
         self.log_path = self.data_dir / "postgres.log"
-        self.host = host
         self.fsync = fsync
-        self._fixed_port = port
-        self._port = port
-        self._process: ManagedProcess | None = None
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("PostgresServer has no port until it is started")
-        return self._port
 
     @property
     def dsn(self) -> str:
@@ -72,21 +65,11 @@ class PostgresServer:
     def dsn_for(self, dbname: str) -> str:
         return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{quote(dbname, safe='')}"
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+    def stop(self, timeout: float = 30.0) -> None:
+        super().stop(timeout)
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.running
-
-    def start(self) -> PostgresServer:
-        if self.running:
-            return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def _prepare(self) -> None:
         self._init_cluster()
-        retry_on_port_clash(self._start_once, random_ports=self._fixed_port is None)
-        return self
 
     def _init_cluster(self) -> None:
         if (self.pgdata / "PG_VERSION").exists():
@@ -125,36 +108,28 @@ class PostgresServer:
         if not process_matches(pid, "postgres"):
             lockfile.unlink(missing_ok=True)
 
-    def _start_once(self) -> None:
-        self._port = choose_port(self._fixed_port, self._port, self.host)
+    def _argv(self) -> list[str]:
         argv = [
             *_unprivileged_prefix(),
             str(postgres_bin_dir() / "postgres"),
             "-D", str(self.pgdata),
             "-h", self.host,
-            "-p", str(self._port),
+            "-p", str(self.port),
             "-k", "",  # no Unix socket: TCP only, so no path-length limit and no /tmp lock files
         ]  # fmt: skip
         if not self.fsync:
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        process = ManagedProcess(
-            argv,
-            name="postgres",
-            log_path=self.log_path,
-            pidfile=self.data_dir / "postgres.pid",
-            env=_clean_env(),
-            cwd=self.data_dir,
-            stop_signal=signal.SIGINT,
-        )
-        self._process = process
+        return argv
+
+    def _env(self) -> dict[str, str]:
+        return _clean_env()
+
+    def _before_spawn(self, process: ManagedProcess) -> None:
         kill_stale(process.pidfile, "postgres")  # a postmaster left by a crashed launcher, first
         self._remove_stale_lockfile()
-        process.start()
-        try:
-            process.wait_ready(self._ready, READY_TIMEOUT_S, f"postgres on {self.host}:{self._port}")
-        except BaseException:
-            process.stop()
-            raise
+
+    def _describe(self) -> str:
+        return f"postgres on {self.host}:{self.port}"
 
     def _ready(self) -> bool:
         """Ready as pg_ctl -w sees it: postmaster.pid says "ready", and the port accepts connections."""
@@ -196,15 +171,3 @@ class PostgresServer:
             sql = 'CREATE DATABASE :"name";\n'
         self.execute(sql, variables={"name": name})
         return self.dsn_for(name)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self._process is not None:
-            self._process.stop(timeout)
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
