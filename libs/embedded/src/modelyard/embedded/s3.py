@@ -13,12 +13,11 @@ import secrets
 import stat
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from modelyard.embedded.binaries import find_binary
-from modelyard.embedded.ports import GRPC_OFFSET, choose_port, retry_on_port_clash
+from modelyard.embedded.ports import GRPC_OFFSET, choose_port
 from modelyard.embedded.probes import http_get, http_status
-from modelyard.embedded.process import ManagedProcess
+from modelyard.embedded.server import EmbeddedServer
 from modelyard.embedded.sigv4 import sign_get
 
 READY_TIMEOUT_S = 30.0
@@ -36,13 +35,16 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-class S3Server:
+class S3Server(EmbeddedServer):
     """SeaweedFS S3 storing objects under `data_dir` (kept across restarts), with one admin identity.
 
     With `secret_key=None` the secret is read from data_dir/credentials.json, or generated and saved
     there (mode 0600) on first use, so clients keep working across restarts.
     A port left as None is a random free loopback port, chosen at start (and kept on restart while free).
     """
+
+    binary = "weed"
+    ready_timeout = READY_TIMEOUT_S
 
     def __init__(
         self,
@@ -53,14 +55,10 @@ class S3Server:
         access_key: str = "modelyard",
         secret_key: str | None = None,
     ) -> None:
-        self.data_dir = Path(data_dir)
-        self.host = host
+        super().__init__(data_dir, host=host, port=port)
         self.access_key = access_key
         self.region = REGION
-        self._fixed_port = port
-        self._port = port
         self._internal_ports: dict[str, int] = {}
-        self._process: ManagedProcess | None = None
         self.secret_key = secret_key if secret_key is not None else self._load_or_create_secret()
 
     def _load_or_create_secret(self) -> str:
@@ -73,12 +71,6 @@ class S3Server:
         return secret
 
     @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("S3Server has no port until it is started")
-        return self._port
-
-    @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
@@ -87,23 +79,14 @@ class S3Server:
         """HTTP ports of the other weed mini components (master, volume, filer, admin)."""
         return dict(self._internal_ports)
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.running
-
-    def start(self) -> S3Server:
-        if self.running:
-            return self
+    def _prepare(self) -> None:
         for sub in ("weed", "config"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         identities = self.data_dir / "identities.json"
         _write_private(identities, self._identities_json())
-        retry_on_port_clash(self._start_once, random_ports=True)  # internal ports are always random
-        return self
+
+    def _random_ports(self) -> bool:
+        return True  # internal ports are always random
 
     def _identities_json(self) -> str:
         identity = {
@@ -113,7 +96,7 @@ class S3Server:
         }
         return json.dumps({"identities": [identity]}, indent=2)
 
-    def _start_once(self) -> None:
+    def _choose_ports(self) -> None:
         self._port = choose_port(self._fixed_port, self._port, self.host, GRPC_OFFSET)
         # Reusing the last internal ports while they are free keeps weed's master state in one
         # directory across restarts (weed keeps it in m<master port>/).
@@ -121,8 +104,10 @@ class S3Server:
         for component in _COMPONENTS:
             previous = self._internal_ports.get(component) or saved.get(component)
             self._internal_ports[component] = choose_port(None, previous, self.host, GRPC_OFFSET)
+
+    def _argv(self) -> list[str]:
         ports = self._internal_ports
-        argv = [
+        return [
             str(find_binary("weed")),
             "-logtostderr",  # glog would otherwise write files into /tmp
             f"-config_dir={self.data_dir / 'config'}",  # no stray filer.toml/security.toml
@@ -134,7 +119,7 @@ class S3Server:
             f"-volume.port={ports['volume']}",
             f"-filer.port={ports['filer']}",
             f"-admin.port={ports['admin']}",
-            f"-s3.port={self._port}",
+            f"-s3.port={self.port}",
             "-admin.ui=false",
             "-webdav=false",
             "-s3.port.iceberg=0",
@@ -144,24 +129,15 @@ class S3Server:
             "-volume.preStopSeconds=0",
             "-master.resumeState=false",
         ]
-        process = ManagedProcess(
-            argv,
-            name="weed",
-            log_path=self.data_dir / "weed.log",
-            pidfile=self.data_dir / "weed.pid",
-            cwd=self.data_dir,
-        )
-        self._process = process
-        process.start()
-        try:
-            process.wait_ready(self._ready, READY_TIMEOUT_S, f"weed mini S3 on {self.endpoint}")
-        except BaseException:
-            process.stop()
-            raise
-        (self.data_dir / "ports.json").write_text(json.dumps({"s3": self._port, **ports}, indent=2))
+
+    def _describe(self) -> str:
+        return f"weed mini S3 on {self.endpoint}"
+
+    def _after_ready(self) -> None:
+        (self.data_dir / "ports.json").write_text(json.dumps({"s3": self.port, **self._internal_ports}, indent=2))
 
     def _saved_ports(self) -> dict[str, int]:
-        """The internal ports of the last run on this data_dir (see _start_once)."""
+        """The internal ports of the last run on this data_dir (see _choose_ports)."""
         try:
             saved = json.loads((self.data_dir / "ports.json").read_text())
         except (OSError, ValueError):
@@ -194,12 +170,7 @@ class S3Server:
         ]
         return bool(nodes)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._process is not None:
-            self._process.stop(timeout)
-            self._remove_sockets()
-
-    def _remove_sockets(self) -> None:
+    def _after_stop(self) -> None:
         """Delete the Unix sockets weed leaves in /tmp, named after our HTTP and gRPC ports."""
         tmp = Path(tempfile.gettempdir())
         for port in [self.port, *self._internal_ports.values()]:
@@ -208,11 +179,3 @@ class S3Server:
                     with contextlib.suppress(OSError):
                         if stat.S_ISSOCK(path.lstat().st_mode):
                             path.unlink()
-
-    def __enter__(self) -> S3Server:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

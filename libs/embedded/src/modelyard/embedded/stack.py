@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 
 from modelyard.embedded.nats import NatsServer
 from modelyard.embedded.postgres import PostgresServer
 from modelyard.embedded.s3 import S3Server
+from modelyard.embedded.server import Startable
 
 # Keys accepted in EmbeddedStack(ports=...); a missing key means a random free port.
 PORT_KEYS = ("nats", "nats_monitor", "postgres", "s3")
 
 
-class EmbeddedStack:
+class EmbeddedStack(Startable):
     """The three servers with data in root/"nats", root/"postgres" and root/"s3" (kept across restarts).
 
     Servers that are already running are left alone by start(), so parts may be started on their own.
@@ -51,14 +51,6 @@ class EmbeddedStack:
         errors = _run_parallel([self.nats.stop, self.postgres.stop, self.s3.stop])
         if errors:
             raise errors[0]
-
-    def __enter__(self) -> EmbeddedStack:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def _run_parallel(calls: list[Callable[[], object]]) -> list[BaseException]:
