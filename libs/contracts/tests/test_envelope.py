@@ -58,7 +58,7 @@ class _Renamed(Event):
     """Version 2 renamed `label` to `title`; v1 payloads still decode through the upcaster."""
 
     subject: ClassVar[str] = "dataset.renamed.test"
-    version: ClassVar[int] = 2
+    current_schema: ClassVar[int] = 2
     title: str
 
 

@@ -1,7 +1,7 @@
 """The event envelope. Every event is a frozen, past-tense pydantic model carrying the envelope fields flat beside
 its own; `event_type` names the class so a consumer can decode without knowing the subject.
 
-A field's meaning never changes in place: bump `schema_version` on the class and register an upcaster that turns
+A field's meaning never changes in place: bump `current_schema` on the class and register an upcaster that turns
 the old payload into the new one (`register_upcaster`). `decode` applies the chain before validation.
 """
 
@@ -35,7 +35,7 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     subject: ClassVar[str]
-    version: ClassVar[int] = 1
+    current_schema: ClassVar[int] = 1
 
     event_type: str = ""
     schema_version: int = 0
@@ -56,7 +56,7 @@ class Event(BaseModel):
     def model_post_init(self, context: Any, /) -> None:
         # Stamp type and version so the serialized form is self-describing; frozen, so go through __dict__.
         self.__dict__["event_type"] = type(self).__name__
-        self.__dict__["schema_version"] = type(self).version
+        self.__dict__["schema_version"] = type(self).current_schema
 
     @property
     def nats_subject(self) -> str:
@@ -105,7 +105,7 @@ def decode(data: bytes | str | JsonObject) -> Event:
     if cls is None:
         raise UnknownEvent(f"unknown event_type {name!r}")
     version = int(raw.get("schema_version", 1))
-    while version < cls.version:
+    while version < cls.current_schema:
         raw = _UPCASTERS[(cls.__name__, version)](raw)
         version += 1
         raw["schema_version"] = version

@@ -26,7 +26,7 @@ def _event_schema(cls: type[envelope.Event]) -> dict[str, Any]:
     schema = cls.model_json_schema(mode="serialization")
     props = schema["properties"]
     props["event_type"] = {"const": cls.__name__, "type": "string", "title": "Event Type"}
-    props["schema_version"] = {"const": cls.version, "type": "integer", "title": "Schema Version"}
+    props["schema_version"] = {"const": cls.current_schema, "type": "integer", "title": "Schema Version"}
     schema["required"] = sorted(set(schema.get("required", [])) | {"event_type", "schema_version", "event_id"})
     schema["x-subject"] = cls.subject
     schema["x-stream"] = streams.stream_for(cls.subject.replace("{", "").replace("}", "")).name
@@ -41,7 +41,7 @@ def _asyncapi(types: dict[str, type[envelope.Event]]) -> dict[str, Any]:
         channel = name[0].lower() + name[1:]
         messages[name] = {
             "name": name,
-            "payload": {"$ref": f"events/{name}.v{cls.version}.schema.json"},
+            "payload": {"$ref": f"events/{name}.v{cls.current_schema}.schema.json"},
             "headers": {
                 "type": "object",
                 "properties": {
@@ -81,7 +81,8 @@ def render() -> dict[str, str]:
     """Relative path → file text, for everything under proto/."""
     types = {n: c for n, c in envelope.event_types().items() if c.__module__.startswith(events.__name__ + ".")}
     files = {
-        f"events/{name}.v{cls.version}.schema.json": _dump(_event_schema(cls)) for name, cls in sorted(types.items())
+        f"events/{name}.v{cls.current_schema}.schema.json": _dump(_event_schema(cls))
+        for name, cls in sorted(types.items())
     }
     files["asyncapi.json"] = _dump(_asyncapi(types))
     return files

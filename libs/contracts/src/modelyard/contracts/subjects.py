@@ -5,6 +5,17 @@ from __future__ import annotations
 # DATASETS stream
 DATASETS_ALL = "dataset.>"
 DATASET_CREATED = "dataset.created"
+DATASET_UPDATED = "dataset.updated"
+DATASET_ARCHIVED = "dataset.archived"
+DATASET_SAMPLES_ADDED = "dataset.samples.added"
+DATASET_SAMPLE_UPDATED = "dataset.sample.updated"
+DATASET_SAMPLE_DELETED = "dataset.sample.deleted"
+DATASET_SAMPLE_REVIEWED = "dataset.sample.reviewed"
+DATASET_VERSION_PUBLISHED = "dataset.version.published"
+DATASET_UPLOAD_FINALIZED = "dataset.upload.finalized"
+DATASET_UPLOAD_COMPLETED = "dataset.upload.completed"
+DATASET_UPLOAD_FAILED = "dataset.upload.failed"
+DATASET_UPLOAD_EXPIRED = "dataset.upload.expired"
 
 # JOBS stream
 JOBS_ALL = "job.>"
@@ -32,6 +43,7 @@ EDGE_HEARTBEAT_TEMPLATE = "edge.heartbeat.{device_id}"
 # AUDIT stream
 AUDIT_ALL = "audit.>"
 AUDIT_USER_CREATED = "audit.user.created"
+AUDIT_TEMPLATE = "audit.{service}.{action}"
 
 # DLQ stream: dlq.<original subject>
 DLQ_ALL = "dlq.>"
@@ -40,6 +52,25 @@ DLQ_PREFIX = "dlq."
 # Core NATS request/reply: svc.<service>.<operation>
 SVC_DATASET_CREATE = "svc.dataset.create"
 SVC_DATASET_GET = "svc.dataset.get"
+SVC_DATASET_LIST = "svc.dataset.list"
+SVC_DATASET_UPDATE = "svc.dataset.update"
+SVC_DATASET_STATS = "svc.dataset.stats"
+SVC_UPLOAD_CREATE = "svc.dataset.upload_create"
+SVC_UPLOAD_GET = "svc.dataset.upload_get"
+SVC_UPLOAD_CHUNK_TARGET = "svc.dataset.upload_chunk_target"
+SVC_UPLOAD_CHUNK_RECEIVED = "svc.dataset.upload_chunk_received"
+SVC_UPLOAD_FINALIZE = "svc.dataset.upload_finalize"
+SVC_UPLOAD_ABORT = "svc.dataset.upload_abort"
+SVC_SAMPLE_LIST = "svc.dataset.sample_list"
+SVC_SAMPLE_ADD = "svc.dataset.sample_add"
+SVC_SAMPLE_GET = "svc.dataset.sample_get"
+SVC_SAMPLE_UPDATE = "svc.dataset.sample_update"
+SVC_SAMPLE_DELETE = "svc.dataset.sample_delete"
+SVC_SAMPLE_REVIEW = "svc.dataset.sample_review"
+SVC_VERSION_PUBLISH = "svc.dataset.version_publish"
+SVC_VERSION_LIST = "svc.dataset.version_list"
+SVC_VERSION_GET = "svc.dataset.version_get"
+SVC_VERSION_EXPORT = "svc.dataset.version_export"
 SVC_HEALTH_TEMPLATE = "svc.{service}.health"  # every service answers here once it is ready
 
 

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelyard.contracts.api.paging import PageQuery
+
 
 class Task(StrEnum):
     DETECT = "detect"
@@ -47,6 +49,27 @@ class DatasetGet(BaseModel):
     id: UUID
 
 
+class DatasetQuery(PageQuery):
+    ai_module: str | None = None
+    task: Task | None = None
+    environment: Environment | None = None
+    status: DatasetStatus | None = None
+
+
+class DatasetUpdate(BaseModel):
+    """PATCH: only the fields given change. Class names may only grow (labels refer to them by index)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: UUID
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    ai_module: str | None = Field(default=None, min_length=1, max_length=100)
+    environment: Environment | None = None
+    status: DatasetStatus | None = None
+    class_names: list[str] | None = Field(default=None, max_length=10000)
+
+
 class Dataset(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -65,3 +88,31 @@ class Dataset(BaseModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
+
+
+class DatasetList(BaseModel):
+    datasets: list[Dataset]
+    total: int
+
+
+class ClassCount(BaseModel):
+    class_id: int
+    name: str | None
+    samples: int
+    instances: int
+
+
+class DatasetStats(BaseModel):
+    dataset_id: UUID
+    samples: int
+    by_status: dict[str, int]
+    labeled: int
+    verified: int
+    rejected: int
+    class_balance: list[ClassCount]
+    average_rating: float | None
+    rated: int
+    first_captured_at: datetime | None
+    last_captured_at: datetime | None
+    first_added_at: datetime | None
+    last_added_at: datetime | None

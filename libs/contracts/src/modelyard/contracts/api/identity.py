@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelyard.contracts.plans import Plan
+
 
 class Role(StrEnum):
     SUPER_ADMIN = "super_admin"
@@ -34,6 +36,7 @@ class Principal(BaseModel):
     org_id: UUID
     user_id: UUID
     role: Role
+    plan: Plan = Plan.FREE
 
     @property
     def actor(self) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from modelyard.contracts.api.paging import PageQuery
 
 Unit = Field(ge=0.0, le=1.0)
 
@@ -109,10 +110,11 @@ class Sample(BaseModel):
 
 
 class SampleCreate(BaseModel):
-    """Add one sample whose blob is already stored (by sha256), e.g. after a PUT to an upload."""
+    """Add one sample whose blob is already stored (by sha256): a frame from another dataset of the org, say."""
 
     model_config = ConfigDict(extra="forbid")
 
+    dataset_id: UUID
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     kind: SampleKind = SampleKind.IMAGE
     labels: Labels = Field(default_factory=Labels)
@@ -126,6 +128,8 @@ class SampleUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    dataset_id: UUID
+    sample_id: UUID
     labels: Labels | None = None
     rating: float | None = Field(default=None, ge=0.0, le=1.0)
     split: Split | None = None
@@ -140,6 +144,8 @@ class ReviewDecision(StrEnum):
 class ReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    dataset_id: UUID
+    sample_id: UUID
     decision: ReviewDecision
     reason: str | None = Field(default=None, max_length=2000)
 
@@ -148,3 +154,41 @@ class ReviewCreate(BaseModel):
         if self.decision is ReviewDecision.REJECT and not self.reason:
             raise ValueError("a rejection needs a reason")
         return self
+
+
+class SampleRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: UUID
+    sample_id: UUID
+
+
+class SampleQuery(PageQuery):
+    dataset_id: UUID
+    status: SampleStatus | None = None
+    split: Split | None = None
+
+
+class SampleList(BaseModel):
+    samples: list[Sample]
+    total: int
+
+
+class Annotation(BaseModel):
+    annotator: str
+    labels: Labels
+    rating: float | None
+    created_at: datetime
+
+
+class Review(BaseModel):
+    reviewer: str
+    decision: ReviewDecision
+    reason: str | None
+    created_at: datetime
+
+
+class SampleDetail(Sample):
+    annotations: list[Annotation]
+    reviews: list[Review]
+    download_url: str | None = None
