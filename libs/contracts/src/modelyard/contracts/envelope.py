@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,7 @@ EVENT_TYPE_HEADER = "Modelyard-Event-Type"
 CORRELATION_HEADER = "Modelyard-Correlation-Id"
 
 _REGISTRY: dict[str, type[Event]] = {}
+E = TypeVar("E", bound="Event")
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 
 
@@ -72,7 +73,7 @@ class Event(BaseModel):
     def encode(self) -> bytes:
         return self.model_dump_json().encode()
 
-    def caused(self, event_type: type[Self], /, **fields: Any) -> Self:
+    def caused(self, event_type: type[E], /, **fields: Any) -> E:
         """A follow-up event in the same conversation: same correlation and org, causation = this event."""
         fields.setdefault("org_id", self.org_id)
         fields.setdefault("actor", self.actor)

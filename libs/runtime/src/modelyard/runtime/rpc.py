@@ -11,6 +11,8 @@ ServiceError the reply describes, so the gateway answers with the service's own 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -92,20 +94,30 @@ class RpcClient:
         payload: BaseModel,
         correlation_id: str,
         result_model: type[R],
+        *,
+        timeout_s: float | None = None,
     ) -> R:
         request = ServiceRequest(
             principal=principal, correlation_id=correlation_id, payload=payload.model_dump(mode="json")
         )
         service = subject.split(".")[1]
-        try:
-            message = await self._broker.request(
-                request.model_dump_json().encode(),
-                subject,
-                timeout=self._timeout_s,
-                correlation_id=correlation_id,
-            )
-        except (NoRespondersError, NatsTimeout, TimeoutError) as exc:
-            raise Unavailable(f"the {service} service did not answer") from exc
+        deadline = time.monotonic() + self._no_responders_wait_s
+        while True:
+            try:
+                message = await self._broker.request(
+                    request.model_dump_json().encode(),
+                    subject,
+                    timeout=timeout_s or self._timeout_s,
+                    correlation_id=correlation_id,
+                )
+                break
+            except NoRespondersError as exc:
+                # Nobody subscribed: the service is (re)starting. Nothing was delivered, so waiting is safe.
+                if time.monotonic() >= deadline:
+                    raise Unavailable(f"the {service} service is not running") from exc
+                await asyncio.sleep(0.1)
+            except (NatsTimeout, TimeoutError) as exc:  # delivered but unanswered: never resend a command
+                raise Unavailable(f"the {service} service did not answer in time") from exc
         reply = ServiceReply.model_validate_json(message.body)
         if reply.problem is not None:
             raise RemoteProblem(reply.problem)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
+from minio.datatypes import Part
 from minio.error import S3Error
 
 from modelyard.runtime.errors import ChecksumMismatch, ObjectNotFound
@@ -161,7 +162,7 @@ class ObjectStore:
             return False
         return True
 
-    async def list(self, prefix: str = "") -> list[StoredObject]:
+    async def list_objects(self, prefix: str = "") -> list[StoredObject]:
         def collect() -> list[StoredObject]:
             found = self._client.list_objects(self.bucket, prefix=prefix, recursive=True)
             return [StoredObject(o.object_name or "", o.size or 0, o.etag, None, None, o.last_modified) for o in found]
@@ -176,6 +177,69 @@ class ObjectStore:
 
     async def presigned_put(self, key: str, expires: timedelta = timedelta(minutes=15)) -> str:
         return await asyncio.to_thread(self._client.presigned_put_object, self.bucket, key, expires)
+
+    # -- client-driven multipart uploads (resumable uploads: parts arrive over time, in any order) ------------
+    # minio-py exposes these S3 calls only as underscored methods; they are stable across 7.x.
+
+    async def start_multipart(self, key: str, content_type: str = "application/octet-stream") -> str:
+        """A new multipart upload for `key`; returns its upload id."""
+        headers = {"Content-Type": content_type}
+        upload_id: str = await asyncio.to_thread(
+            self._client._create_multipart_upload,
+            self.bucket,
+            key,
+            headers,  # type: ignore[arg-type]
+        )
+        return upload_id
+
+    async def presigned_part_put(
+        self, key: str, upload_id: str, part_number: int, expires: timedelta = timedelta(minutes=15)
+    ) -> str:
+        """A URL that stores one part (1-based `part_number`) with a plain HTTP PUT; the response's ETag names it."""
+        params: dict[str, str | list[str] | tuple[str]] = {"uploadId": upload_id, "partNumber": str(part_number)}
+        url: str = await asyncio.to_thread(
+            self._client.get_presigned_url, "PUT", self.bucket, key, expires, extra_query_params=params
+        )
+        return url
+
+    async def complete_multipart(self, key: str, upload_id: str, etags: list[str]) -> str:
+        """Join the parts (etags in part order, part 1 first); returns the object's ETag."""
+        parts = [Part(number, etag) for number, etag in enumerate(etags, start=1)]
+        result = await asyncio.to_thread(
+            self._client._complete_multipart_upload,
+            self.bucket,
+            key,
+            upload_id,
+            parts,
+        )
+        return str(result.etag)
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        def abort() -> None:
+            try:
+                self._client._abort_multipart_upload(self.bucket, key, upload_id)
+            except S3Error as exc:
+                if exc.code != "NoSuchUpload":
+                    raise
+
+        await asyncio.to_thread(abort)
+
+    async def sha256(self, key: str) -> StoredObject:
+        """Read the object through once and hash it, without keeping it in memory."""
+
+        def digest() -> StoredObject:
+            response = self._translate(self._client.get_object, self.bucket, key)
+            hasher, size = hashlib.sha256(), 0
+            try:
+                for block in response.stream(1 << 20):
+                    hasher.update(block)
+                    size += len(block)
+            finally:
+                response.close()
+                response.release_conn()
+            return StoredObject(key, size, sha256=hasher.hexdigest())
+
+        return await asyncio.to_thread(digest)
 
     def _translate(self, call: Any, *args: Any) -> Any:
         try:

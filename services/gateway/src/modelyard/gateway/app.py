@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 from faststream.nats import NatsBroker
 
 from modelyard.gateway import context, middleware
 from modelyard.gateway.repository import IdentityRepository
-from modelyard.gateway.routes import datasets, system, users
+from modelyard.gateway.routes import datasets, samples, system, uploads, users, versions
 from modelyard.gateway.settings import SCHEMA, Settings
 from modelyard.runtime.migrations import load_migrations
 from modelyard.runtime.rpc import RpcClient
@@ -28,7 +29,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         app[context.RESOURCES] = resources
         app[context.IDENTITY] = IdentityRepository(resources.pool)
         app[context.RPC] = RpcClient(resources.broker, timeout_s=settings.request_timeout_s)
-        yield
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120)
+        async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as http:
+            app[context.HTTP] = http
+            yield
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -38,6 +42,6 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[context.SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
-    for module in (system, users, datasets):
+    for module in (system, users, datasets, uploads, samples, versions):
         app.add_routes(module.routes)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from aiohttp import web
 
 from modelyard.contracts.api.identity import Principal
@@ -14,6 +15,7 @@ SETTINGS = web.AppKey("settings", Settings)
 RESOURCES = web.AppKey("resources", Resources)
 IDENTITY = web.AppKey("identity", IdentityRepository)
 RPC = web.AppKey("rpc", RpcClient)
+HTTP = web.AppKey("http", aiohttp.ClientSession)  # to stream upload chunks into the object store
 
 CORRELATION_ID = web.RequestKey("correlation_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

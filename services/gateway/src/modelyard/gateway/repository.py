@@ -20,14 +20,14 @@ class IdentityRepository:
     async def principal_for_key(self, key: str) -> Principal | None:
         row = await self._pool.fetchrow(
             """UPDATE api_keys k SET last_used_at = now()
-               FROM users u WHERE k.key_sha256 = $1 AND k.revoked_at IS NULL
-                 AND u.id = k.user_id AND NOT u.disabled
-               RETURNING k.org_id, k.user_id, u.role""",
+               FROM users u JOIN orgs o ON o.id = u.org_id
+               WHERE k.key_sha256 = $1 AND k.revoked_at IS NULL AND u.id = k.user_id AND NOT u.disabled
+               RETURNING k.org_id, k.user_id, u.role, o.plan""",
             keys.digest(key),
         )
         if row is None:
             return None
-        return Principal(org_id=row["org_id"], user_id=row["user_id"], role=Role(row["role"]))
+        return Principal(org_id=row["org_id"], user_id=row["user_id"], role=Role(row["role"]), plan=row["plan"])
 
     async def create_user(
         self, org_id: uuid.UUID, name: str, role: Role, *, actor: str, correlation_id: str

@@ -1,0 +1,198 @@
+"""The import worker: consumes UploadFinalized, turns the uploaded file into samples, or fails the upload with
+every problem found. Nothing is stored unless the whole upload is valid: the file is checked completely first,
+then blobs go to S3 (content-addressed, so a retry or a shared image costs nothing), then one transaction adds the
+samples, rating updates, counts and events. A redelivered event finds the upload no longer importing and stops."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from faststream.nats import NatsBroker
+
+from modelyard.contracts import streams, subjects
+from modelyard.contracts.api.datasets import Dataset
+from modelyard.contracts.api.samples import Sample, SampleKind, SampleStatus
+from modelyard.contracts.api.uploads import UploadState
+from modelyard.contracts.envelope import Event
+from modelyard.contracts.events import SamplesAdded, UploadCompleted, UploadFailed, UploadFinalized
+from modelyard.contracts.storage import blob_key
+from modelyard.contracts.streams import ConsumerSpec
+from modelyard.dataset.deps import Deps
+from modelyard.dataset.imports import ImportFailed, ImportProblem, ImportResult, UploadKind, run_import
+from modelyard.dataset.quality import image_quality
+from modelyard.dataset.repository.samples import new_sample_id, status_after_labeling
+from modelyard.runtime import outbox
+from modelyard.runtime.consumer import event_consumer
+from modelyard.runtime.logging import get_logger
+from modelyard.runtime.problems import ServiceError
+
+log = get_logger(__name__)
+
+IMPORTER = ConsumerSpec(
+    streams.DATASETS.name,
+    "dataset-importer",
+    subjects.DATASET_UPLOAD_FINALIZED,
+    ack_wait_s=600.0,
+    max_deliver=3,
+    backoff_s=(10.0, 60.0),
+    max_ack_pending=4,
+    description="runs the import of each finalized upload",
+)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Importer:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def register(self, broker: NatsBroker) -> None:
+        @event_consumer(broker, IMPORTER, batch_size=1)
+        async def on_finalized(event: Event) -> None:
+            if isinstance(event, UploadFinalized):
+                await self.run(event)
+
+    async def run(self, event: UploadFinalized) -> None:
+        deps = self.deps
+        upload = await deps.uploads.get(None, event.upload_id)
+        if upload.state is not UploadState.IMPORTING:
+            return  # done already: a redelivery
+        org_id = upload.row["org_id"]
+        dataset = await deps.datasets.get(org_id, upload.row["dataset_id"])
+        with tempfile.TemporaryDirectory(prefix="modelyard-import-") as tmp:
+            source = Path(tmp) / "upload"
+            await deps.store.download(upload.row["s3_key"], source)
+            try:
+                result = await asyncio.to_thread(
+                    run_import,
+                    UploadKind(upload.row["kind"]),
+                    source,
+                    Path(tmp) / "work",
+                    task=dataset.task,
+                    class_names=dataset.class_names,
+                )
+                await self._check_references(dataset, result)
+                await self._store(event, dataset, result)
+            except ImportFailed as failed:
+                await self._fail(event, failed.problems)
+            except ServiceError as refused:  # the dataset was archived meanwhile, say
+                await self._fail(event, [ImportProblem(file=upload.row["filename"], line=None, message=refused.detail)])
+        await deps.store.delete(upload.row["s3_key"])
+
+    async def _check_references(self, dataset: Dataset, result: ImportResult) -> None:
+        """Ratings for frames not in the upload must name frames the dataset holds."""
+        if not result.rating_updates:
+            return
+        async with self.deps.pool.acquire() as conn:
+            known = {
+                r["path"]
+                for r in await conn.fetch(
+                    "SELECT metadata ->> 'source_path' AS path FROM samples WHERE dataset_id = $1", dataset.id
+                )
+                if r["path"]
+            }
+        names = known | {p.rsplit("/", 1)[-1] for p in known}
+        missing = [u.frame_path for u in result.rating_updates if u.frame_path not in names]
+        if missing:
+            raise ImportFailed(
+                [
+                    ImportProblem(file=f, line=None, message="frame is neither in the upload nor in the dataset")
+                    for f in missing
+                ]
+            )
+
+    async def _store(self, event: UploadFinalized, dataset: Dataset, result: ImportResult) -> None:
+        deps = self.deps
+        gate = asyncio.Semaphore(deps.settings.import_workers)
+        now = datetime.now(UTC)
+
+        async def put(index: int) -> Sample:
+            item = result.samples[index]
+            async with gate:
+                sha = await asyncio.to_thread(_sha256, item.file)
+                if not await deps.store.exists(blob_key(sha)):
+                    await deps.store.put(blob_key(sha), item.file, content_type=item.media_type, expected_sha256=sha)
+                quality = await asyncio.to_thread(image_quality, item.file) if item.kind is SampleKind.IMAGE else None
+            status = status_after_labeling(SampleStatus.UNLABELED, item.labels, item.rating)
+            return Sample(
+                id=new_sample_id(),
+                dataset_id=dataset.id,
+                org_id=dataset.org_id,
+                kind=item.kind,
+                sha256=sha,
+                size=item.file.stat().st_size,
+                media_type=item.media_type,
+                labels=item.labels,
+                rating=item.rating,
+                split=item.split,
+                status=status,
+                quality=quality,
+                agreement=None,
+                annotation_count=0,
+                metadata=item.metadata,
+                created_at=now,
+                updated_at=now,
+            )
+
+        samples = await asyncio.gather(*(put(i) for i in range(len(result.samples))))
+        async with deps.pool.acquire() as conn, conn.transaction():
+            current = await deps.datasets.get_writable(conn, dataset.org_id, dataset.id)
+            if result.class_names and result.class_names != current.class_names:
+                await deps.datasets.update(conn, dataset.org_id, dataset.id, {"class_names": result.class_names})
+            inserted = await deps.samples.insert_many(conn, samples, upload_id=event.upload_id)
+            for update in result.rating_updates:
+                await deps.samples.rate_by_source_path(conn, dataset.id, update.frame_path, update.rating)
+            await deps.datasets.recount(conn, dataset.id)
+            skipped = len(samples) - len(inserted)
+            await deps.uploads.set_state(
+                conn, event.upload_id, UploadState.COMPLETED, imported=len(inserted), skipped=skipped
+            )
+            await outbox.enqueue(
+                conn,
+                event.caused(
+                    SamplesAdded,
+                    dataset_id=dataset.id,
+                    count=len(inserted),
+                    skipped=skipped,
+                    upload_id=event.upload_id,
+                    sample_ids=inserted[:1000],
+                ),
+                event.caused(
+                    UploadCompleted,
+                    upload_id=event.upload_id,
+                    dataset_id=dataset.id,
+                    imported=len(inserted),
+                    skipped=skipped,
+                ),
+            )
+        log.info("import.completed", upload_id=str(event.upload_id), imported=len(inserted), skipped=skipped)
+
+    async def _fail(self, event: UploadFinalized, problems: list[ImportProblem]) -> None:
+        listed: list[dict[str, Any]] = [{"file": p.file, "line": p.line, "message": p.message} for p in problems[:1000]]
+        first = problems[0] if problems else None
+        where = f"{first.file}" + (f":{first.line}" if first and first.line else "") if first else ""
+        error = f"{len(problems)} problem(s); first: {where}: {first.message}" if first else "import failed"
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            await self.deps.uploads.set_state(conn, event.upload_id, UploadState.FAILED, error=error, problems=listed)
+            await outbox.enqueue(
+                conn,
+                event.caused(
+                    UploadFailed,
+                    upload_id=event.upload_id,
+                    dataset_id=event.dataset_id,
+                    error=error,
+                    problems=listed[:100],
+                ),
+            )
+        log.info("import.failed", upload_id=str(event.upload_id), problems=len(problems))
