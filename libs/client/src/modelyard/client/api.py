@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
@@ -9,9 +11,12 @@ from uuid import UUID
 import httpx
 
 from modelyard.contracts.api.common import Health, VersionInfo
-from modelyard.contracts.api.datasets import Dataset, DatasetCreate
+from modelyard.contracts.api.datasets import Dataset, DatasetCreate, DatasetList, DatasetStats
 from modelyard.contracts.api.identity import Role, User, UserWithKey
 from modelyard.contracts.api.problems import ProblemDetails
+from modelyard.contracts.api.samples import Sample, SampleList
+from modelyard.contracts.api.uploads import Upload, UploadCreate
+from modelyard.contracts.api.versions import DatasetVersion, ExportLink, VersionList
 
 
 class ApiError(Exception):
@@ -67,6 +72,75 @@ class ModelyardClient:
 
     async def get_dataset(self, dataset_id: UUID) -> Dataset:
         return Dataset.model_validate(await self._request("GET", f"/api/v1/datasets/{dataset_id}"))
+
+    async def list_datasets(self, **filters: Any) -> DatasetList:
+        params = {k: v for k, v in filters.items() if v is not None}
+        return DatasetList.model_validate(await self._request("GET", "/api/v1/datasets", params=params))
+
+    async def update_dataset(self, dataset_id: UUID, **changes: Any) -> Dataset:
+        body = {k: v for k, v in changes.items() if v is not None}
+        return Dataset.model_validate(await self._request("PATCH", f"/api/v1/datasets/{dataset_id}", json=body))
+
+    async def dataset_stats(self, dataset_id: UUID) -> DatasetStats:
+        return DatasetStats.model_validate(await self._request("GET", f"/api/v1/datasets/{dataset_id}/stats"))
+
+    # uploads
+
+    async def create_upload(self, spec: UploadCreate) -> Upload:
+        return Upload.model_validate(await self._request("POST", "/api/v1/uploads", json=spec.model_dump(mode="json")))
+
+    async def get_upload(self, upload_id: UUID) -> Upload:
+        return Upload.model_validate(await self._request("GET", f"/api/v1/uploads/{upload_id}"))
+
+    async def put_chunk(self, upload_id: UUID, index: int, data: bytes) -> Upload:
+        headers = {"X-Chunk-Sha256": hashlib.sha256(data).hexdigest(), "Content-Type": "application/octet-stream"}
+        path = f"/api/v1/uploads/{upload_id}/chunks/{index}"
+        return Upload.model_validate(await self._request("PUT", path, content=data, headers=headers))
+
+    async def finalize_upload(self, upload_id: UUID) -> Upload:
+        return Upload.model_validate(await self._request("POST", f"/api/v1/uploads/{upload_id}/finalize"))
+
+    async def wait_upload(self, upload_id: UUID, *, timeout_s: float = 300.0, poll_s: float = 0.2) -> Upload:
+        """Poll until the upload is completed, failed or expired."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            upload = await self.get_upload(upload_id)
+            if upload.state.final:
+                return upload
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"upload {upload_id} still {upload.state.value} after {timeout_s}s")
+            await asyncio.sleep(poll_s)
+
+    # samples and review
+
+    async def list_samples(self, dataset_id: UUID, **filters: Any) -> SampleList:
+        params = {k: v for k, v in filters.items() if v is not None}
+        path = f"/api/v1/datasets/{dataset_id}/samples"
+        return SampleList.model_validate(await self._request("GET", path, params=params))
+
+    async def label_sample(self, dataset_id: UUID, sample_id: UUID, **changes: Any) -> Sample:
+        path = f"/api/v1/datasets/{dataset_id}/samples/{sample_id}"
+        return Sample.model_validate(await self._request("PATCH", path, json=changes))
+
+    async def review_sample(
+        self, dataset_id: UUID, sample_id: UUID, decision: str, reason: str | None = None
+    ) -> Sample:
+        path = f"/api/v1/datasets/{dataset_id}/samples/{sample_id}/review"
+        body = {"decision": decision} | ({"reason": reason} if reason else {})
+        return Sample.model_validate(await self._request("POST", path, json=body))
+
+    # versions
+
+    async def publish_version(self, dataset_id: UUID, **options: Any) -> DatasetVersion:
+        path = f"/api/v1/datasets/{dataset_id}/versions"
+        return DatasetVersion.model_validate(await self._request("POST", path, json=options))
+
+    async def list_versions(self, dataset_id: UUID) -> VersionList:
+        return VersionList.model_validate(await self._request("GET", f"/api/v1/datasets/{dataset_id}/versions"))
+
+    async def export_version(self, dataset_id: UUID, version: int) -> ExportLink:
+        path = f"/api/v1/datasets/{dataset_id}/versions/{version}/export"
+        return ExportLink.model_validate(await self._request("GET", path))
 
     async def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """An unchecked request, for showing what the API answers to bad input."""

@@ -81,6 +81,7 @@ class Importer:
                     Path(tmp) / "work",
                     task=dataset.task,
                     class_names=dataset.class_names,
+                    upload_name=upload.row["filename"],
                 )
                 await self._check_references(dataset, result)
                 await self._store(event, dataset, result)

@@ -53,13 +53,13 @@ def _ratio(uncompressed: int, compressed: int) -> float:
 
 
 def _plan(
-    archive: zipfile.ZipFile, source: Path, root: Path, limits: ImportLimits
+    archive: zipfile.ZipFile, source: Path, upload: str, root: Path, limits: ImportLimits
 ) -> list[tuple[zipfile.ZipInfo, str]]:
     """Check every entry before anything is written; raise with every problem found."""
     infos = archive.infolist()
     if len(infos) > limits.max_entries:
         message = f"the archive has {len(infos)} entries, more than the limit of {limits.max_entries}"
-        raise ImportFailed([ImportProblem(source.name, None, message)])
+        raise ImportFailed([ImportProblem(upload, None, message)])
     log = ProblemLog()
     plan: list[tuple[zipfile.ZipInfo, str]] = []
     seen: set[str] = set()
@@ -94,14 +94,10 @@ def _plan(
         plan.append((info, name))
     total = sum(info.file_size for info, _ in plan)
     if total > limits.max_total_bytes:
-        log.add(
-            source.name, None, f"the archive unpacks to {total} bytes, more than the limit of {limits.max_total_bytes}"
-        )
+        log.add(upload, None, f"the archive unpacks to {total} bytes, more than the limit of {limits.max_total_bytes}")
     whole = _ratio(total, source.stat().st_size)
     if total > limits.min_ratio_check_bytes and whole > limits.max_ratio:
-        log.add(
-            source.name, None, f"the archive compresses {whole:.0f}:1, more than the limit of {limits.max_ratio:.0f}:1"
-        )
+        log.add(upload, None, f"the archive compresses {whole:.0f}:1, more than the limit of {limits.max_ratio:.0f}:1")
     log.raise_if_any()
     return plan
 
@@ -119,13 +115,17 @@ def _write(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, name: 
             out.write(chunk)
 
 
-def extract_zip(source: Path, root: Path, limits: ImportLimits) -> UploadTree:
-    """Extract `source` into `root` (which must exist); raise ImportFailed with every problem found."""
+def extract_zip(source: Path, root: Path, limits: ImportLimits, upload: str | None = None) -> UploadTree:
+    """Extract `source` into `root` (which must exist); raise ImportFailed with every problem found.
+
+    `upload` names the archive in problems about it as a whole (the file's own name by default).
+    """
+    upload = upload or source.name
     if not is_zip(source):
-        raise ImportFailed([ImportProblem(source.name, None, "the upload is not a zip archive")])
+        raise ImportFailed([ImportProblem(upload, None, "the upload is not a zip archive")])
     try:
         with zipfile.ZipFile(source) as archive:
-            plan = _plan(archive, source, root, limits)
+            plan = _plan(archive, source, upload, root, limits)
             log = ProblemLog()
             for info, name in plan:
                 try:
@@ -134,7 +134,5 @@ def extract_zip(source: Path, root: Path, limits: ImportLimits) -> UploadTree:
                     log.add(name, None, f"entry cannot be extracted ({_reason(error)})")
             log.raise_if_any()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as error:
-        raise ImportFailed(
-            [ImportProblem(source.name, None, f"the zip archive is damaged ({_reason(error)})")]
-        ) from error
+        raise ImportFailed([ImportProblem(upload, None, f"the zip archive is damaged ({_reason(error)})")]) from error
     return UploadTree.of(root, [name for _, name in plan])

@@ -29,14 +29,15 @@ def _depth(name: str) -> int:
     return name.count("/")
 
 
+def _is_data_yaml(name: str) -> bool:
+    return name.rsplit("/", 1)[-1] in YAML_NAMES
+
+
 def find_data_yaml(tree: UploadTree, log: ProblemLog, upload: str) -> str | None:
     """data.yaml (or data.yml) at the root or in the one top folder; failing that, the only .yaml file there."""
     shallow = [name for name in tree.files if _depth(name) <= 1]
-    for pick in (
-        lambda n: n.rsplit("/", 1)[-1] in YAML_NAMES,
-        lambda n: suffix_of(n) in (".yaml", ".yml"),
-    ):
-        found = [name for name in shallow if pick(name)]
+    named = [name for name in shallow if _is_data_yaml(name)]
+    for found in (named, [name for name in shallow if suffix_of(name) in (".yaml", ".yml")]):
         at_root = [name for name in found if _depth(name) == 0]
         candidates = at_root or found
         folders = {folder_of(name) for name in candidates}
@@ -44,7 +45,7 @@ def find_data_yaml(tree: UploadTree, log: ProblemLog, upload: str) -> str | None
             log.add(upload, None, f"several dataset files ({', '.join(candidates)}); keep one data.yaml at the root")
             return None
         if candidates:
-            return min(candidates, key=lambda n: (n.rsplit("/", 1)[-1] not in YAML_NAMES, n))
+            return min(candidates, key=lambda name: (not _is_data_yaml(name), name))
     return None
 
 

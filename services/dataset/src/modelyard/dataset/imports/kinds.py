@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 
 from modelyard.contracts.api.datasets import Task
-
-
-class UploadKind(StrEnum):
-    YOLO_ZIP = "yolo_zip"
-    ANNOTATIONS_JSONL = "annotations_jsonl"
-    CSV_SERIES = "csv_series"
-
+from modelyard.contracts.api.uploads import UploadKind as UploadKind  # the contract is the one definition
 
 # Frame ratings are a regression target (a score 0..1), so they feed regress datasets only.
 TASKS_BY_KIND: Mapping[UploadKind, tuple[Task, ...]] = {

@@ -96,9 +96,9 @@ def import_detect_or_segment(tree: UploadTree, upload: str, task: Task, class_na
 
 
 def import_yolo_zip(
-    source: Path, workdir: Path, *, task: Task, class_names: list[str], limits: ImportLimits
+    source: Path, workdir: Path, *, upload: str, task: Task, class_names: list[str], limits: ImportLimits
 ) -> ImportResult:
-    tree = extract_zip(source, workdir, limits)
+    tree = extract_zip(source, workdir, limits, upload)
     if task is Task.CLASSIFY:
-        return import_classify(tree, source.name, class_names)
-    return import_detect_or_segment(tree, source.name, task, class_names)
+        return import_classify(tree, upload, class_names)
+    return import_detect_or_segment(tree, upload, task, class_names)
