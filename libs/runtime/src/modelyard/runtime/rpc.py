@@ -98,7 +98,9 @@ class RpcClient:
         timeout_s: float | None = None,
     ) -> R:
         request = ServiceRequest(
-            principal=principal, correlation_id=correlation_id, payload=payload.model_dump(mode="json")
+            principal=principal,
+            correlation_id=correlation_id,
+            payload=payload.model_dump(mode="json", exclude_unset=True),  # PATCH semantics survive the hop
         )
         service = subject.split(".")[1]
         deadline = time.monotonic() + self._no_responders_wait_s
