@@ -1,7 +1,9 @@
 """`make demo`: a throw-away stack in a temporary folder, the thin flow walked through it, then everything stopped.
 
 What it shows: health and version; a dataset created and read back over HTTP; the DatasetCreated event read off
-the DATASETS stream; bad input answered with ProblemDetails; a missing key answered with 401; a new user and key.
+the DATASETS stream; bad input answered with ProblemDetails; a missing key answered with 401; new users and keys;
+then a YOLO dataset it generates uploaded (resumable, sha256-checked), imported, reviewed by a reviewer, published
+as an immutable version (twice: same manifest) and exported as an Ultralytics zip.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from modelyard.client import devstack, stackfile
+from modelyard.client import devstack, stackfile, synthetic
 from modelyard.client.api import ApiError, ModelyardClient
 from modelyard.client.events import tail
+from modelyard.client.uploader import upload_file
 from modelyard.contracts.api.datasets import DatasetCreate, Task
 from modelyard.contracts.api.identity import Role
+from modelyard.contracts.api.uploads import UploadKind
 from modelyard.contracts.envelope import Event
 
 out = Console(highlight=False, soft_wrap=True)
 
 
-async def walk(info: stackfile.StackInfo, token: str) -> None:
+async def walk(info: stackfile.StackInfo, token: str, workdir: Path) -> None:
     async with ModelyardClient(info.gateway, token) as api:
         out.print(f"[bold]1. health[/]   {(await api.health()).model_dump()}")
         out.print(f"[bold]2. version[/]  {(await api.version()).model_dump()}")
@@ -49,6 +53,47 @@ async def walk(info: stackfile.StackInfo, token: str) -> None:
         out.print(
             f"[bold]8. POST /api/v1/users[/] → {user.name} ({user.role.value}), key shown once: {user.api_key[:16]}…"
         )
+        reviewer = await api.create_user("rita", Role.REVIEWER)
+    await datasets_flow(info, token, reviewer.api_key, workdir)
+
+
+async def datasets_flow(info: stackfile.StackInfo, token: str, reviewer_key: str, workdir: Path) -> None:
+    """Bring data, review it, publish a version: what a user does before anything trains."""
+    archive = synthetic.detect_zip(workdir / "parking.zip", train=12, val=4)
+    async with ModelyardClient(info.gateway, token) as api:
+        dataset = await api.create_dataset(DatasetCreate(name="parking cameras", task=Task.DETECT))
+        out.print(f"[bold]9. dataset[/] {dataset.name!r} ({dataset.id})")
+        upload = await upload_file(api, archive, dataset.id, UploadKind.YOLO_ZIP)
+        out.print(
+            f"[bold]10. upload[/] {archive.name}: {upload.size:,} bytes in {upload.chunk_count} chunk(s), "
+            f"sha256 checked, state {upload.state.value}"
+        )
+        done = await api.wait_upload(upload.id)
+        classes = ", ".join((await api.get_dataset(dataset.id)).class_names)
+        out.print(f"    import {done.state.value}: {done.imported_samples} samples (classes {classes})")
+        samples = (await api.list_samples(dataset.id, limit=100)).samples
+    async with ModelyardClient(info.gateway, reviewer_key) as review:
+        for sample in samples[:-2]:
+            await review.review_sample(dataset.id, sample.id, "approve")
+        await review.review_sample(dataset.id, samples[-1].id, "reject", "blurred frame")
+    async with ModelyardClient(info.gateway, token) as api:
+        stats = await api.dataset_stats(dataset.id)
+        balance = [(c.name, c.instances) for c in stats.class_balance]
+        out.print(f"[bold]11. review[/] by rita: verified {stats.verified}, rejected {stats.rejected}, boxes {balance}")
+        version = await api.publish_version(dataset.id, val_fraction=0.25, seed=1)
+        again = await api.publish_version(dataset.id, val_fraction=0.25, seed=1)
+        out.print(
+            f"[bold]12. version {version.version}[/] published: {version.sample_count} samples "
+            f"({version.train_count} train / {version.val_count} val), manifest {version.manifest_sha256[:16]}…"
+        )
+        same = again.manifest_sha256 == version.manifest_sha256
+        out.print(f"    published again → version {again.version}, same manifest: {same}")
+        link = await api.export_version(dataset.id, version.version)
+        out.print(f"[bold]13. export[/] Ultralytics zip, {link.size:,} bytes, presigned for {link.expires_in_s}s")
+    out.print("[bold]14. the DATASETS stream[/] (modelyard events tail 'dataset.>' --from-start):")
+    async for subject, event in tail(info.nats, "dataset.>", from_start=True, limit=8):
+        name = event.event_type if isinstance(event, Event) else "?"
+        out.print(f"    {subject:<28} {name}")
 
 
 def main() -> None:
@@ -58,7 +103,8 @@ def main() -> None:
             with out.status("starting nats-server, PostgreSQL, S3, the dataset service and the gateway..."):
                 info = stack.start()
             out.print(f"[green]stack up[/]: gateway {info.gateway}, nats {info.nats}, s3 {info.s3}")
-            asyncio.run(walk(info, (stack.root / stackfile.TOKEN_FILE).read_text().strip()))
+            token = (stack.root / stackfile.TOKEN_FILE).read_text().strip()
+            asyncio.run(walk(info, token, Path(tmp)))
         finally:
             stack.stop()
             out.print("[green]stack stopped[/]; the demo left nothing running")
