@@ -3,7 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-MEMBERS := libs/contracts libs/runtime libs/embedded libs/client services/gateway services/dataset
+MEMBERS := libs/contracts libs/runtime libs/embedded libs/client services/gateway services/dataset \
+	services/scheduler services/trainer
 STAMP := $(VENV)/.installed
 
 .PHONY: install dev demo test lint contracts bench clean

@@ -97,6 +97,9 @@ class ModelyardClient:
         path = f"/api/v1/uploads/{upload_id}/chunks/{index}"
         return Upload.model_validate(await self._request("PUT", path, content=data, headers=headers))
 
+    async def abort_upload(self, upload_id: UUID) -> Upload:
+        return Upload.model_validate(await self._request("DELETE", f"/api/v1/uploads/{upload_id}"))
+
     async def finalize_upload(self, upload_id: UUID) -> Upload:
         return Upload.model_validate(await self._request("POST", f"/api/v1/uploads/{upload_id}/finalize"))
 
@@ -137,6 +140,10 @@ class ModelyardClient:
 
     async def list_versions(self, dataset_id: UUID) -> VersionList:
         return VersionList.model_validate(await self._request("GET", f"/api/v1/datasets/{dataset_id}/versions"))
+
+    async def get_version(self, dataset_id: UUID, version: int) -> DatasetVersion:
+        path = f"/api/v1/datasets/{dataset_id}/versions/{version}"
+        return DatasetVersion.model_validate(await self._request("GET", path))
 
     async def export_version(self, dataset_id: UUID, version: int) -> ExportLink:
         path = f"/api/v1/datasets/{dataset_id}/versions/{version}/export"

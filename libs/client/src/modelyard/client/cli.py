@@ -1,4 +1,5 @@
-"""The `modelyard` command: `dev up` runs the local stack; `events tail` follows a stream."""
+"""The `modelyard` command: `dev up` runs the local stack; `events tail` follows a stream; `datasets ...` manages
+datasets and uploads (datasets_cli.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 
 from modelyard.client import devstack, stackfile
+from modelyard.client.datasets_cli import datasets_app
 from modelyard.client.events import tail
 from modelyard.contracts.envelope import Event
 
@@ -22,6 +24,7 @@ dev_app = typer.Typer(no_args_is_help=True, help="The local development stack.")
 events_app = typer.Typer(no_args_is_help=True, help="Inspect the event streams.")
 app.add_typer(dev_app, name="dev")
 app.add_typer(events_app, name="events")
+app.add_typer(datasets_app, name="datasets")
 err = Console(stderr=True, soft_wrap=True)
 
 

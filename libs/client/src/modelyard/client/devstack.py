@@ -100,6 +100,8 @@ class DevStack:
             prefix + "S3_SECRET_KEY": self.servers.s3.secret_key,
             prefix + "LOG_FORMAT": self.log_format,
         }
+        if name == "trainer":
+            env |= {prefix + "WORK_DIR": str(self.root / "trainer"), prefix + "POOL": "cpu"}
         if name == "gateway":
             env |= {prefix + "HOST": self.gateway_host, prefix + "PORT": str(self.gateway_port)}
         return env

@@ -93,6 +93,21 @@ DLQ = StreamSpec("DLQ", (subjects.DLQ_ALL,), max_age_s=30 * DAY, description="me
 ALL_STREAMS: tuple[StreamSpec, ...] = (DATASETS, JOBS, DISPATCH, TELEMETRY, MODELS, EDGE, AUDIT, DLQ)
 
 
+def dispatch_consumer(pool: str, priority: str, lease_s: float) -> ConsumerSpec:
+    """The durable consumer every trainer of a pool shares for one priority (work queues need disjoint filters).
+    Its AckWait is the job's lease: a trainer that stops heartbeating loses the job to the next one."""
+    return ConsumerSpec(
+        DISPATCH.name,
+        f"trainers-{pool}-{priority}",
+        subjects.dispatch(pool, priority),
+        ack_wait_s=lease_s,
+        max_deliver=10,
+        backoff_s=(),
+        max_ack_pending=10_000,
+        description=f"{priority}-priority jobs for the {pool} pool",
+    )
+
+
 def stream_for(subject: str) -> StreamSpec:
     for spec in ALL_STREAMS:
         if any(subjects.matches(pattern, subject) for pattern in spec.subjects):

@@ -19,6 +19,15 @@ DATASET_UPLOAD_EXPIRED = "dataset.upload.expired"
 
 # JOBS stream
 JOBS_ALL = "job.>"
+JOB_QUEUED = "job.queued"
+JOB_STATUS_TEMPLATE = "job.status.{job_id}"  # every change of a job, for live views
+JOB_CANCEL_TEMPLATE = "job.cancel.{job_id}"  # the trainer running the job listens here
+TRAINING_STARTED = "job.training.started"
+TRAINING_CHECKPOINT = "job.training.checkpoint"
+TRAINING_COMPLETED = "job.training.completed"
+TRAINING_FAILED = "job.training.failed"
+TRAINING_CANCELLED = "job.training.cancelled"
+TRAINING_REPORTS = "job.training.>"
 
 # DISPATCH stream (work queue): dispatch.<pool>.<priority>
 DISPATCH_ALL = "dispatch.>"
@@ -71,6 +80,17 @@ SVC_VERSION_PUBLISH = "svc.dataset.version_publish"
 SVC_VERSION_LIST = "svc.dataset.version_list"
 SVC_VERSION_GET = "svc.dataset.version_get"
 SVC_VERSION_EXPORT = "svc.dataset.version_export"
+SVC_CONFIG_DEFAULT = "svc.scheduler.config_default"
+SVC_CONFIG_RESOLVE = "svc.scheduler.config_resolve"
+SVC_JOB_CREATE = "svc.scheduler.job_create"
+SVC_JOB_LIST = "svc.scheduler.job_list"
+SVC_JOB_GET = "svc.scheduler.job_get"
+SVC_JOB_CANCEL = "svc.scheduler.job_cancel"
+SVC_JOB_DELETE = "svc.scheduler.job_delete"
+SVC_JOB_METRICS = "svc.scheduler.job_metrics"
+SVC_JOB_LOGS = "svc.scheduler.job_logs"
+SVC_JOB_CHECKPOINTS = "svc.scheduler.job_checkpoints"
+SVC_JOB_CLAIM = "svc.scheduler.job_claim"
 SVC_HEALTH_TEMPLATE = "svc.{service}.health"  # every service answers here once it is ready
 
 
@@ -80,6 +100,14 @@ def dispatch(pool: str, priority: str) -> str:
 
 def telemetry_metrics(job_id: object) -> str:
     return TELEMETRY_METRICS_TEMPLATE.format(job_id=job_id)
+
+
+def job_status(job_id: object) -> str:
+    return JOB_STATUS_TEMPLATE.format(job_id=job_id)
+
+
+def job_cancel(job_id: object) -> str:
+    return JOB_CANCEL_TEMPLATE.format(job_id=job_id)
 
 
 def telemetry_logs(job_id: object) -> str:

@@ -14,7 +14,7 @@ from modelyard.runtime.problems import ServiceError, Unauthorized
 
 log = get_logger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-PROTECTED_PREFIX = "/api/v1/"
+PROTECTED_PREFIXES = ("/api/v1/", "/ws/")
 PUBLIC_PATHS = frozenset({"/api/v1/version"})
 
 
@@ -50,7 +50,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith(PROTECTED_PREFIX) or request.path in PUBLIC_PATHS:
+    if not request.path.startswith(PROTECTED_PREFIXES) or request.path in PUBLIC_PATHS:
         return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:

@@ -12,18 +12,42 @@ from modelyard.contracts.events.dataset import (
     SampleUpdated,
 )
 from modelyard.contracts.events.identity import UserCreated
+from modelyard.contracts.events.training import (
+    CheckpointSaved,
+    EpochReported,
+    JobCancelRequested,
+    JobDispatched,
+    JobQueued,
+    JobStatusChanged,
+    LogsReported,
+    TrainingCancelled,
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingStarted,
+)
 from modelyard.contracts.events.upload import UploadCompleted, UploadExpired, UploadFailed, UploadFinalized
 
 __all__ = [
     "AuditRecorded",
+    "CheckpointSaved",
     "DatasetArchived",
     "DatasetCreated",
     "DatasetUpdated",
     "DatasetVersionPublished",
+    "EpochReported",
+    "JobCancelRequested",
+    "JobDispatched",
+    "JobQueued",
+    "JobStatusChanged",
+    "LogsReported",
     "SampleDeleted",
     "SampleReviewed",
     "SampleUpdated",
     "SamplesAdded",
+    "TrainingCancelled",
+    "TrainingCompleted",
+    "TrainingFailed",
+    "TrainingStarted",
     "UploadCompleted",
     "UploadExpired",
     "UploadFailed",

@@ -1,0 +1,57 @@
+"""WebSocket `GET /ws/training/{job_id}` and SSE `GET /api/v1/training/jobs/{id}/events`: live job status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from aiohttp import WSMsgType, web
+
+from modelyard.gateway.live import job_updates
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/ws/training/{job_id}")
+async def training_socket(request: web.Request) -> web.StreamResponse:
+    updates = job_updates(request, request.match_info["job_id"])
+    first = await anext(updates)  # the job exists and the caller may see it: else a 404 problem, before upgrading
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+
+    async def pings() -> None:
+        async for message in ws:
+            if message.type is WSMsgType.TEXT:
+                with contextlib.suppress(ValueError):
+                    if json.loads(message.data).get("event") == "ping":
+                        await ws.send_json({"event": "pong"})
+
+    listener = asyncio.create_task(pings())
+    try:
+        await ws.send_json(first)
+        async for update in updates:
+            await ws.send_json(update)
+    finally:
+        await updates.aclose()
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await ws.close()
+    return ws
+
+
+@routes.get("/api/v1/training/jobs/{job_id}/events")
+async def training_events(request: web.Request) -> web.StreamResponse:
+    updates = job_updates(request, request.match_info["job_id"])
+    first = await anext(updates)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    try:
+        for update in (first,):
+            await response.write(f"event: {update['event']}\ndata: {json.dumps(update)}\n\n".encode())
+        async for update in updates:
+            await response.write(f"event: {update['event']}\ndata: {json.dumps(update)}\n\n".encode())
+    finally:
+        await updates.aclose()
+    return response

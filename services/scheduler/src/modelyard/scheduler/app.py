@@ -1,0 +1,62 @@
+"""The scheduler process: request/reply handlers, the trainers' reports, and the retry loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from faststream.nats import NatsBroker
+
+from modelyard.runtime.logging import get_logger
+from modelyard.runtime.migrations import load_migrations
+from modelyard.runtime.rpc import RpcClient
+from modelyard.runtime.service import Resources, service_resources
+from modelyard.runtime.storage import ObjectStore
+from modelyard.scheduler import handlers
+from modelyard.scheduler.deps import Deps
+from modelyard.scheduler.reports import Reports, dispatch_due_retries
+from modelyard.scheduler.settings import SCHEMA, Settings
+
+log = get_logger(__name__)
+
+
+async def _retry_loop(deps: Deps) -> None:
+    while True:
+        try:
+            await dispatch_due_retries(deps)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            log.warning("retries.failed", error=repr(exc))
+        await asyncio.sleep(deps.settings.retry_poll_s)
+
+
+@asynccontextmanager
+async def lifespan(settings: Settings) -> AsyncIterator[tuple[Resources, Deps]]:
+    store = ObjectStore(
+        settings.s3_endpoint,
+        settings.s3_access_key,
+        settings.s3_secret_key.get_secret_value(),
+        settings.s3_bucket,
+        region=settings.s3_region,
+    )
+    await store.ensure_bucket()
+    made: list[Deps] = []
+
+    def register(broker: NatsBroker, pool: asyncpg.Pool) -> None:
+        deps = Deps(settings, pool, store, RpcClient(broker, timeout_s=settings.request_timeout_s))
+        made.append(deps)
+        handlers.register(broker, deps)
+        Reports(deps).register(broker)
+
+    async with service_resources(
+        settings, schema=SCHEMA, migrations=load_migrations("modelyard.scheduler.migrations"), register=register
+    ) as resources:
+        task = asyncio.create_task(_retry_loop(made[0]), name="scheduler-retries")
+        try:
+            yield resources, made[0]
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,97 @@
+"""The job state machine: pending → queued → running → completed | failed | cancelled.
+
+Every change goes through here, inside the caller's transaction, and emits JobStatusChanged (live views) through
+the outbox. Reports from trainers carry their attempt; a report from an attempt other than the job's current one
+is stale and changes nothing (`fenced`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from modelyard.contracts.api.training import JobStatus, Pool, Priority
+from modelyard.contracts.envelope import Event
+from modelyard.contracts.events import JobDispatched, JobQueued, JobStatusChanged
+from modelyard.runtime import outbox
+from modelyard.scheduler.repository import JobRepository, JobRow
+
+SCHEDULER = "service:scheduler"
+
+
+def status_event(job: JobRow, correlation_id: str, cause: Event | None = None) -> JobStatusChanged:
+    total = job["total_epochs"] or int(job["config"].get("epochs", 0))
+    done = job["current_epoch"]
+    progress = 100.0 if job["status"] == "completed" else (round(100.0 * done / total, 1) if total else 0.0)
+    return JobStatusChanged(
+        correlation_id=correlation_id,
+        causation_id=str(cause.event_id) if cause else None,
+        org_id=job["org_id"],
+        actor=SCHEDULER,
+        job_id=job["id"],
+        status=JobStatus(job["status"]),
+        attempt=job["attempt"],
+        current_epoch=done,
+        total_epochs=total,
+        progress_percent=progress,
+        metrics=job["metrics"],
+        error_message=job["error_message"],
+    )
+
+
+async def change(
+    conn: asyncpg.Connection,
+    jobs: JobRepository,
+    job: JobRow,
+    changes: dict[str, Any],
+    correlation_id: str,
+    *extra: Event,
+    cause: Event | None = None,
+) -> JobRow:
+    updated = await jobs.update(conn, job["id"], changes)
+    await outbox.enqueue(conn, *extra, status_event(updated, correlation_id, cause))
+    return updated
+
+
+async def dispatch(conn: asyncpg.Connection, jobs: JobRepository, job: JobRow, correlation_id: str) -> JobRow:
+    """Queue the job and put one dispatch message for it on the work queue of its pool and priority."""
+    number = job["dispatches"] + 1
+    pool, priority = Pool(job["pool"]), Priority(job["priority"])
+    queued = JobQueued(
+        correlation_id=correlation_id,
+        org_id=job["org_id"],
+        actor=SCHEDULER,
+        job_id=job["id"],
+        pool=pool,
+        priority=priority,
+        retry=job["failures"],
+    )
+    message = JobDispatched(
+        correlation_id=correlation_id,
+        org_id=job["org_id"],
+        actor=SCHEDULER,
+        job_id=job["id"],
+        pool=pool,
+        priority=priority,
+        dispatch=number,
+    )
+    return await change(
+        conn,
+        jobs,
+        job,
+        {"status": JobStatus.QUEUED.value, "dispatches": number, "retry_at": None, "queued_at": datetime.now(UTC)},
+        correlation_id,
+        queued,
+        message,
+    )
+
+
+def fenced(job: JobRow, attempt: int) -> bool:
+    """True when a report comes from an attempt that is no longer the job's (or the job is over)."""
+    return attempt != job["attempt"] or JobStatus(job["status"]).final
+
+
+def retry_delay(backoff_s: tuple[float, ...], failures: int) -> timedelta:
+    return timedelta(seconds=backoff_s[min(failures - 1, len(backoff_s) - 1)] if backoff_s else 0)

@@ -1,0 +1,1 @@
+"""Modelyard trainer worker: pulls one job at a time and runs a framework plugin in a subprocess."""

@@ -1,0 +1,198 @@
+"""What a training child process says to the trainer worker.
+
+The child writes one JSON object per line to its stdout and nothing else goes there (a framework's own printing is
+sent to stderr, which the worker keeps as the job's log). Every line is one of the events below, told apart by
+`type`. In order, a run says:
+
+    started
+    (epoch E, then checkpoint last E, then checkpoint best E when it improved) for each epoch E, 1-based
+    exported (one per format), completed
+
+and ends with exit code 0. A failure ends with a `failed` event and EXIT_FAILED; a SIGTERM (or SIGINT) with a
+`cancelled` event and 128 + the signal number (EXIT_CANCELLED for SIGTERM). `log` events may come at any time.
+A child killed outright (SIGKILL, OOM) ends without a final event: the worker sees only the exit status.
+
+A resumed run (from a checkpoint of an earlier attempt) says `started` with `resumed_from_epoch` = the last epoch
+that checkpoint finished, then continues with the next epoch: epoch numbers never repeat within one job.
+
+Checkpoint paths are complete files when their event is read. The last epoch's checkpoints are reported after the
+framework's final pass over them (Ultralytics strips optimizer state from them after training), so they are final.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+from typing import IO, Annotated, Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+EXIT_COMPLETED = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2  # bad command line or unreadable spec, before any event could be trusted
+EXIT_CANCELLED = 128 + signal.SIGTERM  # 143
+
+
+def exit_code_for_signal(signum: int) -> int:
+    return 128 + signum
+
+
+Metrics: TypeAlias = dict[str, float | None]  # None where the framework produced NaN or infinity
+
+
+class _Message(BaseModel):
+    # Unknown fields are ignored so that a newer child can add some without breaking an older worker.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Started(_Message):
+    type: Literal["started"] = "started"
+    epochs: int
+    resumed_from_epoch: int | None = None
+
+
+class EpochEnded(_Message):
+    type: Literal["epoch"] = "epoch"
+    epoch: int = Field(ge=1, description="1-based, as users count")
+    epochs: int
+    metrics: Metrics
+    epoch_time_s: float | None = None
+
+
+class CheckpointSaved(_Message):
+    type: Literal["checkpoint"] = "checkpoint"
+    kind: Literal["last", "best"]
+    path: str
+    epoch: int = Field(ge=1)
+    size: int | None = None
+
+
+class LogLine(_Message):
+    type: Literal["log"] = "log"
+    line: str
+    level: Literal["info", "warning", "error"] = "info"
+
+
+class Exported(_Message):
+    type: Literal["exported"] = "exported"
+    format: str
+    path: str
+    size: int
+    sha256: str
+
+
+class Completed(_Message):
+    type: Literal["completed"] = "completed"
+    best_epoch: int | None = None
+    metrics: Metrics = Field(default_factory=dict)
+
+
+class Failed(_Message):
+    type: Literal["failed"] = "failed"
+    error: str
+
+
+class Cancelled(_Message):
+    type: Literal["cancelled"] = "cancelled"
+    signal: str = "SIGTERM"
+    epoch: int | None = Field(default=None, description="the last epoch that finished before the cancel")
+
+
+ChildEvent: TypeAlias = Annotated[
+    Started | EpochEnded | CheckpointSaved | LogLine | Exported | Completed | Failed | Cancelled,
+    Field(discriminator="type"),
+]
+TERMINAL_TYPES = frozenset({"completed", "failed", "cancelled"})
+
+_ADAPTER: TypeAdapter[ChildEvent] = TypeAdapter(ChildEvent)
+
+
+class ProtocolError(ValueError):
+    """A stdout line that is not a valid event."""
+
+    def __init__(self, line: str, reason: str) -> None:
+        super().__init__(f"invalid training event line ({reason}): {line[:200]!r}")
+        self.line = line
+        self.reason = reason
+
+
+def parse_event(line: str | bytes) -> ChildEvent:
+    """One stdout line (with or without its newline) as an event; raises ProtocolError otherwise."""
+    text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
+    text = text.strip()
+    try:
+        return _ADAPTER.validate_json(text)
+    except ValidationError as e:
+        first = e.errors()[0] if e.errors() else {"msg": str(e)}
+        raise ProtocolError(text, str(first.get("msg", e))) from None
+
+
+def encode_event(event: ChildEvent) -> str:
+    """The single line (without the newline) that carries `event`."""
+    return event.model_dump_json()
+
+
+def clean_metrics(values: dict[str, Any]) -> Metrics:
+    """Metric values as plain floats; NaN and infinities (and values that are not numbers) become None."""
+    out: Metrics = {}
+    for key, value in values.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            out[str(key)] = None
+            continue
+        out[str(key)] = number if math.isfinite(number) else None
+    return out
+
+
+class EventWriter:
+    """Writes events, one flushed line each, to a stream only the protocol uses."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def emit(self, event: ChildEvent) -> None:
+        self._stream.write(encode_event(event) + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    @classmethod
+    def take_stdout(cls) -> EventWriter:
+        """Keep the real stdout for events and point fd 1 (and `sys.stdout`) at stderr, so that whatever else prints
+        (a framework's logger, print, progress bars, C extensions) cannot corrupt the stream. Call it first thing
+        in the child, before importing the framework."""
+        sys.stdout.flush()
+        private = os.dup(1)  # not inheritable: grandchildren (dataloader workers) never get it
+        os.dup2(2, 1)
+        stream = os.fdopen(private, "w", encoding="utf-8", buffering=1)
+        sys.stdout = sys.stderr
+        return cls(stream)
+
+
+__all__ = [
+    "EXIT_CANCELLED",
+    "EXIT_COMPLETED",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "TERMINAL_TYPES",
+    "Cancelled",
+    "CheckpointSaved",
+    "ChildEvent",
+    "Completed",
+    "EpochEnded",
+    "EventWriter",
+    "Exported",
+    "Failed",
+    "LogLine",
+    "Metrics",
+    "ProtocolError",
+    "Started",
+    "clean_metrics",
+    "encode_event",
+    "exit_code_for_signal",
+    "parse_event",
+]

@@ -1,0 +1,172 @@
+"""Tiny synthetic datasets and a runner for training child processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+try:  # the trainer service may not be installed into the venv yet; its source tree is enough
+    import modelyard.trainer  # noqa: F401
+except ModuleNotFoundError:
+    sys.path.insert(0, str(SRC))
+
+from modelyard.trainer.frameworks import TrainJobSpec, get  # noqa: E402
+from modelyard.trainer.frameworks.protocol import ChildEvent, parse_event  # noqa: E402
+
+COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
+IMGSZ = 64
+
+
+def _noise_image(rng: random.Random, size: int) -> Any:
+    from PIL import Image
+
+    return Image.frombytes("RGB", (size, size), rng.randbytes(size * size * 3))
+
+
+def make_detect_dataset(root: Path, n_train: int = 16, n_val: int = 4, size: int = IMGSZ) -> Path:
+    """Coloured rectangles on noise, one or two per image, class = colour. Returns data.yaml."""
+    from PIL import ImageDraw
+
+    rng = random.Random(7)
+    names = list(COLOURS)
+    for split, count in (("train", n_train), ("val", n_val)):
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            image = _noise_image(rng, size)
+            draw = ImageDraw.Draw(image)
+            lines = []
+            for _ in range(rng.randint(1, 2)):
+                cls = rng.randrange(len(names))
+                w, h = rng.randint(size // 4, size // 2), rng.randint(size // 4, size // 2)
+                x0, y0 = rng.randint(0, size - w), rng.randint(0, size - h)
+                draw.rectangle((x0, y0, x0 + w - 1, y0 + h - 1), fill=COLOURS[names[cls]])
+                cx, cy = (x0 + w / 2) / size, (y0 + h / 2) / size
+                lines.append(f"{cls} {cx:.6f} {cy:.6f} {w / size:.6f} {h / size:.6f}")
+            image.save(root / "images" / split / f"{i:03d}.jpg", quality=95)
+            (root / "labels" / split / f"{i:03d}.txt").write_text("\n".join(lines) + "\n")
+    data = root / "data.yaml"
+    names_yaml = "\n".join(f"  {i}: {n}" for i, n in enumerate(names))
+    data.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n{names_yaml}\n")
+    return data
+
+
+def make_classify_dataset(root: Path, per_class_train: int = 6, per_class_val: int = 2, size: int = 32) -> Path:
+    """Folders per class: a noisy image mostly covered by the class colour. Returns the dataset folder."""
+    from PIL import ImageDraw
+
+    rng = random.Random(11)
+    for split, count in (("train", per_class_train), ("val", per_class_val)):
+        for name, colour in COLOURS.items():
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                image = _noise_image(rng, size)
+                ImageDraw.Draw(image).rectangle((4, 4, size - 5, size - 5), fill=colour)
+                image.save(folder / f"{i:03d}.png")
+    return root
+
+
+@dataclass
+class ChildRun:
+    """A training child started through the framework seam, with its events read from stdout as they come."""
+
+    process: subprocess.Popen[bytes]
+    stderr_path: Path
+    events: list[ChildEvent] = field(default_factory=list)
+    raw_lines: list[str] = field(default_factory=list)
+
+    def next_event(self) -> ChildEvent | None:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            return None
+        text = line.decode()
+        self.raw_lines.append(text)
+        event = parse_event(text)  # every stdout line must be a protocol event
+        self.events.append(event)
+        return event
+
+    def read_until(self, predicate: Callable[[ChildEvent], bool]) -> ChildEvent:
+        while (event := self.next_event()) is not None:
+            if predicate(event):
+                return event
+        raise AssertionError(f"stream ended without the awaited event; stderr:\n{self.stderr_tail()}")
+
+    def finish(self, timeout: float = 120) -> int:
+        while self.next_event() is not None:
+            pass
+        return self.process.wait(timeout=timeout)
+
+    def of_type(self, kind: str) -> list[Any]:
+        return [e for e in self.events if e.type == kind]
+
+    def stderr_tail(self, chars: int = 4000) -> str:
+        return self.stderr_path.read_text(errors="replace")[-chars:]
+
+
+@pytest.fixture
+def start_child(tmp_path: Path) -> Iterator[Callable[..., ChildRun]]:
+    runs: list[ChildRun] = []
+
+    def start(spec: TrainJobSpec, extra_env: dict[str, str] | None = None) -> ChildRun:
+        argv = get("ultralytics").command(spec)
+        env = {**os.environ, **(extra_env or {})}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
+        stderr_path = tmp_path / f"stderr-{len(runs)}.log"
+        with stderr_path.open("wb") as stderr:
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, env=env)
+        run = ChildRun(process, stderr_path)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        if run.process.poll() is None:
+            run.process.send_signal(signal.SIGKILL)
+            run.process.wait(timeout=30)
+        if run.process.stdout is not None:
+            run.process.stdout.close()
+
+
+def detect_spec(dataset: Path, workdir: Path, **config: Any) -> TrainJobSpec:
+    resume_from = config.pop("resume_from", None)
+    return TrainJobSpec(
+        job_id="job-1",
+        attempt=2 if resume_from else 1,
+        task="detect",
+        dataset_yaml=str(dataset),
+        workdir=str(workdir),
+        config={
+            "model": "yolo11n.yaml",
+            "epochs": 2,
+            "imgsz": IMGSZ,
+            "batch": 8,
+            "workers": 0,
+            "seed": 0,
+            "mosaic": 0.0,
+            **config,
+        },
+        resume_from=resume_from,
+        device="cpu",
+    )
+
+
+def dump(events: list[ChildEvent]) -> str:
+    return "\n".join(json.dumps(e.model_dump()) for e in events)
+
+
+def elapsed(start: float) -> float:
+    return time.monotonic() - start

@@ -1,0 +1,257 @@
+"""Training end to end against the real servers: a YOLO dataset the test builds, a version, a job on real trainer
+processes, live status over the WebSocket, checkpoints and ONNX in S3, a trainer killed mid-job, cancel, quotas,
+invalid config and a stale report."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import nats
+import pytest
+
+from modelyard.client import synthetic
+from modelyard.client.uploader import upload_file
+from modelyard.contracts.api.datasets import DatasetCreate, Task
+from modelyard.contracts.api.uploads import UploadKind, UploadState
+from modelyard.contracts.events import TrainingCompleted, TrainingFailed
+
+from .conftest import Platform
+
+FAST = {"epochs": 2, "imgsz": 64, "batch": 8, "workers": 0, "device": "cpu", "seed": 0}
+
+
+async def _version(platform: Platform, tmp_path: Path) -> tuple[uuid.UUID, int]:
+    async with platform.client() as api:
+        dataset = await api.create_dataset(DatasetCreate(name=f"cars-{uuid.uuid4().hex[:6]}", task=Task.DETECT))
+        archive = synthetic.detect_zip(tmp_path / "cars.zip", train=16, val=4)
+        done = await api.wait_upload((await upload_file(api, archive, dataset.id, UploadKind.YOLO_ZIP)).id)
+        assert done.state is UploadState.COMPLETED, done.problems
+        version = await api.publish_version(dataset.id, include="all")
+    return dataset.id, version.version
+
+
+async def _submit(platform: Platform, dataset_id: uuid.UUID, version: int, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "name": "cars-yolo",
+        "dataset_id": str(dataset_id),
+        "dataset_version": version,
+        "mode": "developer",
+        "overrides": FAST | overrides,
+    }
+    async with platform.http.post(f"{platform.url}/api/v1/training/jobs", json=body, headers=platform.auth()) as r:
+        assert r.status == 202, await r.text()
+        job: dict[str, Any] = await r.json()
+        return job
+
+
+async def _job(platform: Platform, job_id: str) -> dict[str, Any]:
+    async with platform.http.get(f"{platform.url}/api/v1/training/jobs/{job_id}", headers=platform.auth()) as r:
+        assert r.status == 200
+        detail: dict[str, Any] = await r.json()
+        return detail["job"]
+
+
+async def _wait(platform: Platform, job_id: str, done: set[str], limit_s: float = 240) -> dict[str, Any]:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        job = await _job(platform, job_id)
+        if job["status"] in done:
+            return job
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"job {job_id} still {job['status']}")
+
+
+async def test_config_default_and_resolve_with_per_field_errors(platform: Platform) -> None:
+    url = f"{platform.url}/api/v1/training/config"
+    async with platform.http.get(f"{url}/default?framework=ultralytics&task=detect", headers=platform.auth()) as r:
+        assert r.status == 200
+        default = await r.json()
+    assert default["values"]["model"].startswith("yolo11n") and "yolo detect train" in default["cli_preview"]
+    body = {"framework": "ultralytics", "task": "detect", "mode": "user", "overrides": {"epochs": 3, "lr0": 0.1}}
+    async with platform.http.post(f"{url}/resolve", json=body, headers=platform.auth()) as r:
+        assert r.status == 422
+        problem = await r.json()
+    assert [e["field"] for e in problem["errors"]] == ["overrides.lr0"]
+    async with platform.http.post(f"{url}/resolve", json=body | {"mode": "developer"}, headers=platform.auth()) as r:
+        resolved = await r.json()
+    assert resolved["values"]["lr0"] == 0.1 and "epochs=3" in resolved["cli_preview"]
+    bad = body | {"mode": "developer", "overrides": {"epochs": 0, "imgsz": 33, "nonsense": 1}}
+    async with platform.http.post(f"{url}/resolve", json=bad, headers=platform.auth()) as r:
+        assert r.status == 422
+        fields = {e["field"] for e in (await r.json())["errors"]}
+    assert fields == {"overrides.epochs", "overrides.imgsz", "overrides.nonsense"}
+
+
+@pytest.mark.slow
+async def test_job_trains_streams_live_and_stores_checkpoints_and_onnx(platform: Platform, tmp_path: Path) -> None:
+    dataset_id, version = await _version(platform, tmp_path)
+    await platform.spawn_trainer()
+    job = await _submit(platform, dataset_id, version)
+    assert job["status"] in ("pending", "queued")
+
+    updates: list[dict[str, Any]] = []
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{platform.url.replace('http', 'ws')}/ws/training/{job['id']}", headers=platform.auth()) as ws,
+    ):
+        first = await ws.receive_json(timeout=10)
+        assert first["event"] == "connected"
+        await ws.send_json({"event": "ping"})
+        async for message in ws:
+            update = message.json()
+            if update["event"] == "training_status":
+                updates.append(update)
+            if update.get("status") in ("completed", "failed", "cancelled"):
+                break
+    assert updates[-1]["status"] == "completed", updates[-1]
+    epochs = sorted({u["current_epoch"] for u in updates if u["metrics"]})
+    assert epochs[-2:] == [1, 2]
+    assert any("metrics/mAP50(B)" in u["metrics"] for u in updates)
+
+    done = await _job(platform, job["id"])
+    assert done["current_epoch"] == 2 and done["progress_percent"] == 100.0 and done["best_epoch"] in (1, 2)
+    async with platform.http.get(
+        f"{platform.url}/api/v1/training/jobs/{job['id']}/metrics", headers=platform.auth()
+    ) as r:
+        assert [m["epoch"] for m in (await r.json())["metrics"]] == [1, 2]
+    async with platform.http.get(
+        f"{platform.url}/api/v1/training/jobs/{job['id']}/checkpoints", headers=platform.auth()
+    ) as r:
+        checkpoints = {c["name"]: c for c in (await r.json())["checkpoints"]}
+    assert set(checkpoints) == {"best.pt", "last.pt", "model.onnx"}
+    async with httpx.AsyncClient() as plain:
+        for checkpoint in checkpoints.values():
+            body = (await plain.get(checkpoint["url"])).content
+            assert hashlib.sha256(body).hexdigest() == checkpoint["sha256"]
+            assert len(body) == checkpoint["size"] > 0
+    async with platform.http.get(
+        f"{platform.url}/api/v1/training/jobs/{job['id']}/logs?limit=5", headers=platform.auth()
+    ) as r:
+        logs = await r.json()
+    assert logs["lines"] and logs["next_offset"] == len(logs["lines"])
+
+
+@pytest.mark.slow
+async def test_a_killed_trainer_loses_the_job_to_another_that_resumes_from_last_pt(
+    platform: Platform, tmp_path: Path
+) -> None:
+    dataset_id, version = await _version(platform, tmp_path)
+    first = await platform.spawn_trainer(lease_s=4)
+    job = await _submit(platform, dataset_id, version, epochs=4)
+    nc = await nats.connect(platform.nats_url)
+    saved = asyncio.Event()
+
+    async def on_checkpoint(msg: Any) -> None:
+        if job["id"] in msg.data.decode() and '"last.pt"' in msg.data.decode():
+            saved.set()
+
+    await nc.subscribe("job.training.checkpoint", cb=on_checkpoint)
+    await asyncio.wait_for(saved.wait(), 180)  # epoch 1 done and last.pt in S3
+    running = await _job(platform, job["id"])
+    assert running["status"] == "running" and running["attempt"] == 1
+    os.kill(first.pid, signal.SIGKILL)  # its training child dies with it
+    await asyncio.to_thread(first.wait)
+    await platform.spawn_trainer(lease_s=4)
+    done = await _wait(platform, job["id"], {"completed", "failed"})
+    await nc.close()
+    assert done["status"] == "completed", done["error_message"]
+    assert done["attempt"] == 2 and done["id"] == job["id"]
+    async with platform.http.get(
+        f"{platform.url}/api/v1/training/jobs/{job['id']}/metrics", headers=platform.auth()
+    ) as r:
+        assert [m["epoch"] for m in (await r.json())["metrics"]] == [1, 2, 3, 4]
+
+
+@pytest.mark.slow
+async def test_cancel_stops_the_running_trainer(platform: Platform, tmp_path: Path) -> None:
+    dataset_id, version = await _version(platform, tmp_path)
+    await platform.spawn_trainer()
+    job = await _submit(platform, dataset_id, version, epochs=200)
+    deadline = time.monotonic() + 180
+    while (await _job(platform, job["id"]))["current_epoch"] < 1:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    async with platform.http.post(
+        f"{platform.url}/api/v1/training/jobs/{job['id']}/cancel", headers=platform.auth()
+    ) as r:
+        assert r.status == 200
+    started = time.monotonic()
+    cancelled = await _wait(platform, job["id"], {"cancelled", "failed", "completed"}, limit_s=30)
+    assert cancelled["status"] == "cancelled"
+    assert time.monotonic() - started < 10
+    async with platform.http.post(
+        f"{platform.url}/api/v1/training/jobs/{job['id']}/cancel", headers=platform.auth()
+    ) as r:
+        assert r.status == 409  # already over
+
+
+async def test_quota_refuses_a_second_concurrent_job_on_the_free_plan(platform: Platform, tmp_path: Path) -> None:
+    dataset_id, version = await _version(platform, tmp_path)
+    await _submit(platform, dataset_id, version)  # no trainer: it stays queued, and counts
+    body = {"name": "two", "dataset_id": str(dataset_id), "dataset_version": version, "overrides": {"epochs": 1}}
+    async with platform.http.post(f"{platform.url}/api/v1/training/jobs", json=body, headers=platform.auth()) as r:
+        assert r.status == 429
+        assert "1 job(s) at a time" in (await r.json())["detail"]
+
+
+async def test_bad_job_input_gets_per_field_problems(platform: Platform, tmp_path: Path) -> None:
+    dataset_id, version = await _version(platform, tmp_path)
+    cases = [
+        ({"overrides": {"epochs": -1}}, "overrides.epochs"),
+        ({"mode": "user", "overrides": {"optimizer": "SGD"}}, "overrides.optimizer"),
+        ({"dataset_version": 0}, "dataset_version"),
+        ({"pool": "tpu"}, "pool"),
+    ]
+    for change, field in cases:
+        body = {"name": "x", "dataset_id": str(dataset_id), "dataset_version": version, "mode": "developer"} | change
+        async with platform.http.post(f"{platform.url}/api/v1/training/jobs", json=body, headers=platform.auth()) as r:
+            assert r.status == 422, (change, await r.text())
+            assert field in [e["field"] for e in (await r.json())["errors"]]
+    body = {"name": "x", "dataset_id": str(dataset_id), "dataset_version": 99}
+    async with platform.http.post(f"{platform.url}/api/v1/training/jobs", json=body, headers=platform.auth()) as r:
+        assert r.status == 404
+
+
+async def test_a_report_from_a_stale_attempt_is_ignored(platform: Platform, tmp_path: Path) -> None:
+    dataset_id, version = await _version(platform, tmp_path)
+    job = await _submit(platform, dataset_id, version)  # no trainer: queued, attempt 0
+    common: dict[str, Any] = {
+        "correlation_id": "stale",
+        "org_id": uuid.UUID(job["org_id"]),
+        "actor": "service:trainer:old",
+        "job_id": uuid.UUID(job["id"]),
+    }
+    stale = [
+        TrainingCompleted(
+            **common,
+            attempt=7,
+            artifacts=[],
+            metrics={"fitness": 1.0},
+            best_epoch=1,
+            config={},
+            dataset_id=dataset_id,
+            dataset_version=version,
+            manifest_sha256="0" * 64,
+        ),
+        TrainingFailed(**common, attempt=3, error="from a trainer that lost its lease", retryable=False),
+    ]
+    nc = await nats.connect(platform.nats_url)
+    for event in stale:
+        await nc.jetstream().publish(event.nats_subject, event.encode(), headers=event.headers())
+    await nc.close()
+    assert platform.scheduler is not None
+    deadline = time.monotonic() + 10
+    while platform.scheduler.stale_reports < 2:
+        assert time.monotonic() < deadline, "the reports were not processed"
+        await asyncio.sleep(0.1)
+    after = await _job(platform, job["id"])
+    assert after["status"] == "queued" and after["error_message"] is None
