@@ -111,7 +111,7 @@ class Platform:
                         await sub.next_msg(timeout=0.2)
                         answers += 1
                 await sub.unsubscribe()
-                if answers >= len(self.trainers):
+                if answers >= sum(1 for t in self.trainers if t.poll() is None):
                     return proc
                 await asyncio.sleep(0.1)
         finally:

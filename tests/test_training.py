@@ -56,7 +56,7 @@ async def _submit(platform: Platform, dataset_id: uuid.UUID, version: int, **ove
 async def _job(platform: Platform, job_id: str) -> dict[str, Any]:
     async with platform.http.get(f"{platform.url}/api/v1/training/jobs/{job_id}", headers=platform.auth()) as r:
         assert r.status == 200
-        detail: dict[str, Any] = await r.json()
+        detail: dict[str, dict[str, Any]] = await r.json()
         return detail["job"]
 
 
@@ -205,7 +205,7 @@ async def test_quota_refuses_a_second_concurrent_job_on_the_free_plan(platform: 
 
 async def test_bad_job_input_gets_per_field_problems(platform: Platform, tmp_path: Path) -> None:
     dataset_id, version = await _version(platform, tmp_path)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"overrides": {"epochs": -1}}, "overrides.epochs"),
         ({"mode": "user", "overrides": {"optimizer": "SGD"}}, "overrides.optimizer"),
         ({"dataset_version": 0}, "dataset_version"),

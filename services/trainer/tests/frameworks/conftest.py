@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,7 +121,12 @@ def start_child(tmp_path: Path) -> Iterator[Callable[..., ChildRun]]:
 
     def start(spec: TrainJobSpec, extra_env: dict[str, str] | None = None) -> ChildRun:
         argv = get("ultralytics").command(spec)
-        env = {**os.environ, **(extra_env or {})}
+        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # as the worker would run it
+        # Any attempt to reach the network fails at once on a dead local proxy (and shows up in stderr).
+        env.update(dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), "http://127.0.0.1:9"))
+        env.pop("NO_PROXY", None)
+        env.pop("no_proxy", None)
+        env.update(extra_env or {})
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
         stderr_path = tmp_path / f"stderr-{len(runs)}.log"
         with stderr_path.open("wb") as stderr:
@@ -141,7 +144,7 @@ def start_child(tmp_path: Path) -> Iterator[Callable[..., ChildRun]]:
             run.process.stdout.close()
 
 
-def detect_spec(dataset: Path, workdir: Path, **config: Any) -> TrainJobSpec:
+def _detect_spec(dataset: Path, workdir: Path, **config: Any) -> TrainJobSpec:
     resume_from = config.pop("resume_from", None)
     return TrainJobSpec(
         job_id="job-1",
@@ -164,9 +167,19 @@ def detect_spec(dataset: Path, workdir: Path, **config: Any) -> TrainJobSpec:
     )
 
 
-def dump(events: list[ChildEvent]) -> str:
-    return "\n".join(json.dumps(e.model_dump()) for e in events)
+@pytest.fixture(scope="session")
+def detect_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """data.yaml of 16 train / 4 val images of 64 px."""
+    return make_detect_dataset(tmp_path_factory.mktemp("detect-data"))
 
 
-def elapsed(start: float) -> float:
-    return time.monotonic() - start
+@pytest.fixture(scope="session")
+def classify_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of train/ and val/ class folders, 32 px images."""
+    return make_classify_dataset(tmp_path_factory.mktemp("classify-data"))
+
+
+@pytest.fixture
+def detect_spec() -> Callable[..., TrainJobSpec]:
+    """detect_spec(data_yaml, workdir, **config overrides, resume_from=None)."""
+    return _detect_spec

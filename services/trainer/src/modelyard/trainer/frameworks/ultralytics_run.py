@@ -10,12 +10,13 @@ import argparse
 import hashlib
 import importlib
 import importlib.util
+import logging
 import os
 import shutil
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from modelyard.trainer.frameworks.base import TrainJobSpec
 from modelyard.trainer.frameworks.protocol import (
@@ -70,18 +71,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(spec: TrainJobSpec, writer: EventWriter, switch: CancelSwitch, bridge: EventBridge) -> None:
-    from modelyard.trainer.frameworks import ultralytics_offline
-
-    workdir = Path(spec.workdir).resolve()
-    config_dir = workdir / CONFIG_DIR_NAME
-    if ultralytics_offline.prepare_environment(config_dir) is None:
-        writer.emit(LogLine(line="no TrueType font on this machine: plots use a bitmap font", level="warning"))
-    yolo = _yolo_class()  # imported only now: the environment above must be in place first
-
-    ultralytics_offline.configure_ultralytics(config_dir)
-
-    save_dir = workdir / RUN_NAME
+    # Check what can be checked before the slow imports, so that a bad spec fails in well under a second.
     data = _dataset_path(spec)
+    source = _local_file(spec.resume_from, "resume checkpoint") if spec.resume_from else _model_source(spec)
+    workdir = Path(spec.workdir).resolve()
+    save_dir = workdir / RUN_NAME
     config = {k: v for k, v in spec.config.items() if k not in _OWNED_ARGS}
     train_args: dict[str, Any] = {
         "plots": False,
@@ -96,19 +90,25 @@ def run(spec: TrainJobSpec, writer: EventWriter, switch: CancelSwitch, bridge: E
         "device": spec.device,
     }
 
+    from modelyard.trainer.frameworks import ultralytics_offline
+
+    config_dir = workdir / CONFIG_DIR_NAME
+    if ultralytics_offline.prepare_environment(config_dir) is None:
+        writer.emit(LogLine(line="no TrueType font on this machine: plots use a bitmap font", level="warning"))
+    yolo = _yolo_class()  # imported only now: the environment above must be in place first
+    ultralytics_offline.configure_ultralytics(config_dir)
+
+    model = yolo(source, task=spec.task)
     if spec.resume_from is not None:
-        model = yolo(_local_file(spec.resume_from, "resume checkpoint"), task=spec.task)
         ckpt = model.ckpt or {}
         if _is_finished(ckpt):
-            _finish_from_checkpoint(spec, model, ckpt, writer, switch)
+            _finish_from_checkpoint(spec, model, ckpt, writer)
             return
         _carry_best(Path(spec.resume_from), save_dir)
         writer.emit(LogLine(line=f"resuming from {spec.resume_from} (epoch {int(ckpt['epoch']) + 1} done)"))
         # Ultralytics restores epochs, optimizer, EMA and the other hyperparameters from the checkpoint; of ours it
         # keeps only those it allows on resume (device, batch, workers, ...). save_dir keeps this attempt's workdir.
         train_args.update(resume=True, save_dir=str(save_dir))
-    else:
-        model = yolo(_model_source(spec), task=spec.task)
 
     bridge.attach(model)
     model.train(**train_args)
@@ -127,9 +127,7 @@ def _export(model: Any, imgsz: int, writer: EventWriter) -> None:
     writer.emit(Exported(format="onnx", path=str(path), size=path.stat().st_size, sha256=_sha256(path)))
 
 
-def _finish_from_checkpoint(
-    spec: TrainJobSpec, model: Any, ckpt: dict[str, Any], writer: EventWriter, switch: CancelSwitch
-) -> None:
+def _finish_from_checkpoint(spec: TrainJobSpec, model: Any, ckpt: dict[str, Any], writer: EventWriter) -> None:
     """The earlier attempt finished training (its last.pt is final) but died before reporting completion:
     export instead of training again."""
     train_args = ckpt.get("train_args") or {}
@@ -212,5 +210,14 @@ def _signal_name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
+def _exit(code: int) -> NoReturn:
+    """Leave without the interpreter's teardown: everything is reported and flushed by now, and finalising torch and
+    friends takes one to two seconds that the worker would spend waiting for the exit status."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())
