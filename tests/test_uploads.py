@@ -132,18 +132,17 @@ async def test_a_chunk_with_the_wrong_sha256_is_refused_and_not_recorded(platfor
         assert missing.value.problem.status == 409 and "1 chunk(s) missing" in (missing.value.problem.detail or "")
 
 
-async def test_whole_file_hash_mismatch_fails_at_finalize_and_keeps_nothing(platform: Platform, tmp_path: Path) -> None:
+async def test_whole_file_hash_mismatch_fails_the_upload_and_keeps_nothing(platform: Platform, tmp_path: Path) -> None:
+    """Every chunk matched its own sha256, but the joined file is not the one announced at create."""
     path = synthetic.detect_zip(tmp_path / "a.zip", train=2, val=0)
     async with platform.client() as api:
         dataset = await _dataset(api)
         wrong = hashlib.sha256(b"not this file").hexdigest()
-        upload = await upload_file(api, path, dataset.id, UploadKind.YOLO_ZIP, sha256=wrong, finalize=False)
-        with pytest.raises(ApiError) as refused:
-            await api.finalize_upload(upload.id)
-        assert refused.value.problem.status == 422
-        assert refused.value.problem.errors and refused.value.problem.errors[0].field == "sha256"
-        after = await api.get_upload(upload.id)
-        assert after.state is UploadState.FAILED and "sha256" in (after.error or "")
+        upload = await upload_file(api, path, dataset.id, UploadKind.YOLO_ZIP, sha256=wrong)
+        assert upload.state is UploadState.IMPORTING  # 202: the check runs as the import reads the file
+        after = await api.wait_upload(upload.id)
+        assert after.state is UploadState.FAILED
+        assert f"sha256 is {file_sha256(path)}" in (after.error or "")
         assert (await api.get_dataset(dataset.id)).sample_count == 0
 
 

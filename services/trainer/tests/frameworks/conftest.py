@@ -33,8 +33,11 @@ def _noise_image(rng: random.Random, size: int) -> Any:
     return Image.frombytes("RGB", (size, size), rng.randbytes(size * size * 3))
 
 
-def make_detect_dataset(root: Path, n_train: int = 16, n_val: int = 4, size: int = IMGSZ) -> Path:
-    """Coloured rectangles on noise, one or two per image, class = colour. Returns data.yaml."""
+def make_detect_dataset(
+    root: Path, n_train: int = 16, n_val: int = 4, size: int = IMGSZ, *, polygons: bool = False
+) -> Path:
+    """Coloured rectangles on noise, one or two per image, class = colour; boxes, or polygons for segmentation.
+    Returns data.yaml."""
     from PIL import ImageDraw
 
     rng = random.Random(7)
@@ -51,8 +54,12 @@ def make_detect_dataset(root: Path, n_train: int = 16, n_val: int = 4, size: int
                 w, h = rng.randint(size // 4, size // 2), rng.randint(size // 4, size // 2)
                 x0, y0 = rng.randint(0, size - w), rng.randint(0, size - h)
                 draw.rectangle((x0, y0, x0 + w - 1, y0 + h - 1), fill=COLOURS[names[cls]])
-                cx, cy = (x0 + w / 2) / size, (y0 + h / 2) / size
-                lines.append(f"{cls} {cx:.6f} {cy:.6f} {w / size:.6f} {h / size:.6f}")
+                if polygons:
+                    x1, y1, x2, y2 = x0 / size, y0 / size, (x0 + w) / size, (y0 + h) / size
+                    lines.append(f"{cls} {x1:.6f} {y1:.6f} {x2:.6f} {y1:.6f} {x2:.6f} {y2:.6f} {x1:.6f} {y2:.6f}")
+                else:
+                    cx, cy = (x0 + w / 2) / size, (y0 + h / 2) / size
+                    lines.append(f"{cls} {cx:.6f} {cy:.6f} {w / size:.6f} {h / size:.6f}")
             image.save(root / "images" / split / f"{i:03d}.jpg", quality=95)
             (root / "labels" / split / f"{i:03d}.txt").write_text("\n".join(lines) + "\n")
     data = root / "data.yaml"
@@ -171,6 +178,12 @@ def _detect_spec(dataset: Path, workdir: Path, **config: Any) -> TrainJobSpec:
 def detect_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """data.yaml of 16 train / 4 val images of 64 px."""
     return make_detect_dataset(tmp_path_factory.mktemp("detect-data"))
+
+
+@pytest.fixture(scope="session")
+def segment_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """data.yaml of 16 train / 4 val images of 64 px with polygon labels."""
+    return make_detect_dataset(tmp_path_factory.mktemp("segment-data"), polygons=True)
 
 
 @pytest.fixture(scope="session")

@@ -92,8 +92,9 @@ class ModelyardClient:
     async def get_upload(self, upload_id: UUID) -> Upload:
         return Upload.model_validate(await self._request("GET", f"/api/v1/uploads/{upload_id}"))
 
-    async def put_chunk(self, upload_id: UUID, index: int, data: bytes) -> Upload:
-        headers = {"X-Chunk-Sha256": hashlib.sha256(data).hexdigest(), "Content-Type": "application/octet-stream"}
+    async def put_chunk(self, upload_id: UUID, index: int, data: bytes, sha256: str | None = None) -> Upload:
+        digest = sha256 or hashlib.sha256(data).hexdigest()
+        headers = {"X-Chunk-Sha256": digest, "Content-Type": "application/octet-stream"}
         path = f"/api/v1/uploads/{upload_id}/chunks/{index}"
         return Upload.model_validate(await self._request("PUT", path, content=data, headers=headers))
 

@@ -25,10 +25,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_chunk(path: Path, index: int, chunk_size: int) -> bytes:
+def _read_chunk(path: Path, index: int, chunk_size: int) -> tuple[bytes, str]:
+    """The chunk and its sha256, both off the event loop."""
     with path.open("rb") as fh:
         fh.seek(index * chunk_size)
-        return fh.read(chunk_size)
+        data = fh.read(chunk_size)
+    return data, hashlib.sha256(data).hexdigest()
 
 
 class ResumeState:
@@ -108,8 +110,8 @@ async def upload_file(
         async def send(index: int) -> None:
             assert upload is not None
             async with gate:
-                data = await asyncio.to_thread(_read_chunk, path, index, upload.chunk_size)
-                await api.put_chunk(upload.id, index, data)
+                data, digest = await asyncio.to_thread(_read_chunk, path, index, upload.chunk_size)
+                await api.put_chunk(upload.id, index, data, digest)
             if on_progress:
                 on_progress(len(data))
 

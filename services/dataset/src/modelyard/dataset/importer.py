@@ -23,6 +23,7 @@ from modelyard.contracts.events import SamplesAdded, UploadCompleted, UploadFail
 from modelyard.contracts.storage import blob_key
 from modelyard.contracts.streams import ConsumerSpec
 from modelyard.dataset.deps import Deps
+from modelyard.dataset.errors import UploadHashMismatch
 from modelyard.dataset.imports import ImportFailed, ImportProblem, ImportResult, UploadKind, run_import
 from modelyard.dataset.quality import image_quality
 from modelyard.dataset.repository.samples import new_sample_id, status_after_labeling
@@ -72,8 +73,11 @@ class Importer:
         dataset = await deps.datasets.get(org_id, upload.row["dataset_id"])
         with tempfile.TemporaryDirectory(prefix="modelyard-import-") as tmp:
             source = Path(tmp) / "upload"
-            await deps.store.download(upload.row["s3_key"], source)
+            stored = await deps.store.download(upload.row["s3_key"], source)
             try:
+                if stored.sha256 != upload.row["sha256"] or stored.size != upload.row["size"]:
+                    mismatch = UploadHashMismatch(upload.row["sha256"], stored.sha256 or "")
+                    raise ImportFailed([ImportProblem(file=upload.row["filename"], line=None, message=mismatch.detail)])
                 result = await asyncio.to_thread(
                     run_import,
                     UploadKind(upload.row["kind"]),

@@ -1,6 +1,6 @@
 """Resumable uploads. The gateway streams each chunk straight into S3 through a presigned part URL it asks for
-here, then reports the chunk with its sha256; finalize joins the parts, checks the whole file's sha256 and hands
-the import to the importer (through an UploadFinalized event, so it survives a restart)."""
+here, then reports the chunk with its sha256; finalize joins the parts and hands the file to the importer
+(through an UploadFinalized event, so it survives a restart), which checks the whole file's sha256 first."""
 
 from __future__ import annotations
 
@@ -22,13 +22,12 @@ from modelyard.contracts.api.uploads import (
     UploadState,
     chunk_count,
 )
-from modelyard.contracts.events import UploadFailed, UploadFinalized
+from modelyard.contracts.events import UploadFinalized
 from modelyard.dataset.blobs import upload_key
 from modelyard.dataset.deps import Deps
 from modelyard.dataset.errors import (
     ChunkOutOfRange,
     TooManyOpenUploads,
-    UploadHashMismatch,
     UploadIncomplete,
     UploadNotReceiving,
     UploadTooLarge,
@@ -135,9 +134,10 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_UPLOAD_FINALIZE, UploadRef, queue=QUEUE)
     async def finalize(principal: Principal, ref: UploadRef, correlation_id: str) -> Upload:
-        """Idempotent: finalizing an upload that is already importing or done returns it as it is."""
+        """Join the parts and hand the file to the importer, which reads it once: it checks the whole file's
+        sha256 and size on the way (a mismatch fails the upload with that reason) and then imports.
+        Idempotent: finalizing an upload that is already importing or done returns it as it is."""
         require(principal, Action.MANAGE)
-        mismatch: UploadHashMismatch | None = None
         async with deps.pool.acquire() as conn, conn.transaction():
             upload = await repo.get(principal.org_id, ref.id, conn, lock=True)
             if upload.state is not UploadState.RECEIVING:
@@ -146,41 +146,22 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                 return upload.public()
             if upload.missing:
                 raise UploadIncomplete(upload.missing)
-            key, row = upload.row["s3_key"], upload.row
-            await deps.store.complete_multipart(key, row["s3_upload_id"], upload.etags())
-            stored = await deps.store.sha256(key)
-            if stored.sha256 != row["sha256"] or stored.size != row["size"]:
-                mismatch = UploadHashMismatch(row["sha256"], stored.sha256 or "")
-                await repo.set_state(conn, upload.id, UploadState.FAILED, error=mismatch.detail)
-                await outbox.enqueue(
-                    conn,
-                    UploadFailed(
-                        correlation_id=correlation_id,
-                        org_id=principal.org_id,
-                        actor=principal.actor,
-                        upload_id=upload.id,
-                        dataset_id=row["dataset_id"],
-                        error=mismatch.detail,
-                    ),
-                )
-            else:
-                await repo.set_state(conn, upload.id, UploadState.IMPORTING)
-                await outbox.enqueue(
-                    conn,
-                    UploadFinalized(
-                        correlation_id=correlation_id,
-                        org_id=principal.org_id,
-                        actor=principal.actor,
-                        upload_id=upload.id,
-                        dataset_id=row["dataset_id"],
-                        kind=row["kind"],
-                        size=row["size"],
-                        sha256=row["sha256"],
-                    ),
-                )
-        if mismatch is not None:
-            await deps.store.delete(key)  # a wrong file is not kept
-            raise mismatch
+            row = upload.row
+            await deps.store.complete_multipart(row["s3_key"], row["s3_upload_id"], upload.etags())
+            await repo.set_state(conn, upload.id, UploadState.IMPORTING)
+            await outbox.enqueue(
+                conn,
+                UploadFinalized(
+                    correlation_id=correlation_id,
+                    org_id=principal.org_id,
+                    actor=principal.actor,
+                    upload_id=upload.id,
+                    dataset_id=row["dataset_id"],
+                    kind=row["kind"],
+                    size=row["size"],
+                    sha256=row["sha256"],
+                ),
+            )
         return (await repo.get(principal.org_id, ref.id)).public()
 
     @responder(broker, subjects.SVC_UPLOAD_ABORT, UploadRef, queue=QUEUE)
