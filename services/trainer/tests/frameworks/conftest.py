@@ -122,33 +122,51 @@ class ChildRun:
         return self.stderr_path.read_text(errors="replace")[-chars:]
 
 
+def launch(spec: TrainJobSpec, stderr_path: Path, extra_env: dict[str, str] | None = None) -> ChildRun:
+    """Start the child the way the worker does: the framework's command, stdout a pipe, stderr a log."""
+    argv = get("ultralytics").command(spec)
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # as the worker would run it
+    # Any attempt to reach the network fails at once on a dead local proxy (and shows up in stderr).
+    env.update(dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), "http://127.0.0.1:9"))
+    env.pop("NO_PROXY", None)
+    env.pop("no_proxy", None)
+    env.update(extra_env or {})
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, env=env)
+    return ChildRun(process, stderr_path)
+
+
+def reap(run: ChildRun) -> None:
+    if run.process.poll() is None:
+        run.process.send_signal(signal.SIGKILL)
+        run.process.wait(timeout=30)
+    if run.process.stdout is not None:
+        run.process.stdout.close()
+
+
 @pytest.fixture
 def start_child(tmp_path: Path) -> Iterator[Callable[..., ChildRun]]:
+    """start_child(spec, extra_env=None) -> ChildRun; whatever is still running at the end is killed."""
     runs: list[ChildRun] = []
 
     def start(spec: TrainJobSpec, extra_env: dict[str, str] | None = None) -> ChildRun:
-        argv = get("ultralytics").command(spec)
-        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # as the worker would run it
-        # Any attempt to reach the network fails at once on a dead local proxy (and shows up in stderr).
-        env.update(dict.fromkeys(("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), "http://127.0.0.1:9"))
-        env.pop("NO_PROXY", None)
-        env.pop("no_proxy", None)
-        env.update(extra_env or {})
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
-        stderr_path = tmp_path / f"stderr-{len(runs)}.log"
-        with stderr_path.open("wb") as stderr:
-            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, env=env)
-        run = ChildRun(process, stderr_path)
-        runs.append(run)
-        return run
+        runs.append(launch(spec, tmp_path / f"stderr-{len(runs)}.log", extra_env))
+        return runs[-1]
 
     yield start
     for run in runs:
-        if run.process.poll() is None:
-            run.process.send_signal(signal.SIGKILL)
-            run.process.wait(timeout=30)
-        if run.process.stdout is not None:
-            run.process.stdout.close()
+        reap(run)
+
+
+@pytest.fixture(scope="session")
+def finished_detect_run(detect_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildRun]:
+    """A 2-epoch detect job run to completion (shared: several tests look at it)."""
+    work = tmp_path_factory.mktemp("finished-detect")
+    run = launch(_detect_spec(detect_data, work / "work", epochs=2), work / "stderr.log")
+    run.finish()
+    yield run
+    reap(run)
 
 
 def _detect_spec(dataset: Path, workdir: Path, **config: Any) -> TrainJobSpec:

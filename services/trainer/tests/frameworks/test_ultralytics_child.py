@@ -58,12 +58,10 @@ def assert_offline(stderr: str) -> None:
     assert "ProxyError" not in stderr
 
 
-def test_detect_run_reports_each_epoch_its_checkpoints_and_a_working_onnx(
-    detect_data: Path, tmp_path: Path, start_child: Callable[..., Any], detect_spec: Callable[..., TrainJobSpec]
-) -> None:
-    run = start_child(detect_spec(detect_data, tmp_path / "work", epochs=2))
-    code = run.finish()
-    assert code == EXIT_COMPLETED, run.stderr_tail()
+def test_detect_run_reports_each_epoch_its_checkpoints_and_a_working_onnx(finished_detect_run: Any) -> None:
+    run = finished_detect_run
+    assert run.process.returncode == EXIT_COMPLETED, run.stderr_tail()
+    work = Path(run.of_type("exported")[0].path).parents[2]  # .../work/train/weights/best.onnx
 
     types = [e.type for e in run.events]
     assert types[0] == "started"
@@ -83,7 +81,7 @@ def test_detect_run_reports_each_epoch_its_checkpoints_and_a_working_onnx(
     assert [c.epoch for c in last] == [1, 2]
     for checkpoint in run.of_type("checkpoint"):
         assert Path(checkpoint.path).is_file()
-        assert Path(checkpoint.path).is_relative_to(tmp_path / "work")
+        assert Path(checkpoint.path).is_relative_to(work)
     # Each epoch's checkpoints follow its epoch event.
     assert types.index("checkpoint") > types.index("epoch")
     final_last = last[-1]
@@ -97,9 +95,28 @@ def test_detect_run_reports_each_epoch_its_checkpoints_and_a_working_onnx(
     assert completed.best_epoch in {1, 2}
     assert "metrics/mAP50-95(B)" in completed.metrics
     assert_offline(run.stderr_tail(200_000))
-    settings = tmp_path / "work" / "ultralytics-config" / "Ultralytics"
+    settings = work / "ultralytics-config" / "Ultralytics"
     assert (settings / "settings.json").is_file()
     assert (settings / "Arial.ttf").is_file()
+
+
+def test_a_finished_checkpoint_is_exported_not_trained_again(
+    finished_detect_run: Any,
+    detect_data: Path,
+    tmp_path: Path,
+    start_child: Callable[..., Any],
+    detect_spec: Callable[..., TrainJobSpec],
+) -> None:
+    """The attempt that trained died before it reported completion; the next one is handed the final last.pt."""
+    (final_last,) = [c for c in finished_detect_run.of_type("checkpoint") if c.kind == "last" and c.epoch == 2]
+    run = start_child(detect_spec(detect_data, tmp_path / "work", epochs=2, resume_from=final_last.path))
+    assert run.finish() == EXIT_COMPLETED, run.stderr_tail()
+
+    assert [e.type for e in run.events if e.type != "log"] == ["started", "exported", "completed"]
+    assert (run.events[0].epochs, run.events[0].resumed_from_epoch) == (2, 2)
+    (exported,) = run.of_type("exported")
+    assert Path(exported.path).is_relative_to(tmp_path / "work")
+    assert_onnx_runs(exported, 64)
 
 
 def test_crashed_trainer_job_resumes_from_last_checkpoint_without_repeating_epochs(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
+import aiohttp
 import httpx
 
 from modelyard.contracts.api.common import Health, VersionInfo
@@ -15,6 +17,16 @@ from modelyard.contracts.api.datasets import Dataset, DatasetCreate, DatasetList
 from modelyard.contracts.api.identity import Role, User, UserWithKey
 from modelyard.contracts.api.problems import ProblemDetails
 from modelyard.contracts.api.samples import Sample, SampleList
+from modelyard.contracts.api.training import (
+    CheckpointList,
+    Job,
+    JobCreate,
+    JobDetail,
+    JobList,
+    LogLines,
+    MetricsList,
+    ResolvedConfig,
+)
 from modelyard.contracts.api.uploads import Upload, UploadCreate
 from modelyard.contracts.api.versions import DatasetVersion, ExportLink, VersionList
 
@@ -149,6 +161,52 @@ class ModelyardClient:
     async def export_version(self, dataset_id: UUID, version: int) -> ExportLink:
         path = f"/api/v1/datasets/{dataset_id}/versions/{version}/export"
         return ExportLink.model_validate(await self._request("GET", path))
+
+    # training
+
+    async def resolve_config(
+        self, task: str, mode: str, overrides: dict[str, Any], framework: str = "ultralytics"
+    ) -> ResolvedConfig:
+        body = {"framework": framework, "task": task, "mode": mode, "overrides": overrides}
+        return ResolvedConfig.model_validate(await self._request("POST", "/api/v1/training/config/resolve", json=body))
+
+    async def create_job(self, spec: JobCreate) -> Job:
+        return Job.model_validate(
+            await self._request("POST", "/api/v1/training/jobs", json=spec.model_dump(mode="json"))
+        )
+
+    async def list_jobs(self, **filters: Any) -> JobList:
+        params = {k: v for k, v in filters.items() if v is not None}
+        return JobList.model_validate(await self._request("GET", "/api/v1/training/jobs", params=params))
+
+    async def get_job(self, job_id: UUID) -> JobDetail:
+        return JobDetail.model_validate(await self._request("GET", f"/api/v1/training/jobs/{job_id}"))
+
+    async def cancel_job(self, job_id: UUID) -> Job:
+        return Job.model_validate(await self._request("POST", f"/api/v1/training/jobs/{job_id}/cancel"))
+
+    async def job_metrics(self, job_id: UUID) -> MetricsList:
+        return MetricsList.model_validate(await self._request("GET", f"/api/v1/training/jobs/{job_id}/metrics"))
+
+    async def job_logs(self, job_id: UUID, offset: int = 0, limit: int = 500) -> LogLines:
+        params = {"offset": offset, "limit": limit}
+        return LogLines.model_validate(
+            await self._request("GET", f"/api/v1/training/jobs/{job_id}/logs", params=params)
+        )
+
+    async def job_checkpoints(self, job_id: UUID) -> CheckpointList:
+        return CheckpointList.model_validate(await self._request("GET", f"/api/v1/training/jobs/{job_id}/checkpoints"))
+
+    async def watch_job(self, job_id: UUID) -> AsyncIterator[dict[str, Any]]:
+        """The job's live status over the WebSocket: `connected`, then `training_status` until it is over."""
+        url = str(self._http.base_url).rstrip("/").replace("http", "ws", 1) + f"/ws/training/{job_id}"
+        headers = (
+            {"Authorization": self._http.headers["Authorization"]} if "Authorization" in self._http.headers else {}
+        )
+        async with aiohttp.ClientSession() as session, session.ws_connect(url, headers=headers) as ws:
+            async for message in ws:
+                if message.type is aiohttp.WSMsgType.TEXT:
+                    yield message.json()
 
     async def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """An unchecked request, for showing what the API answers to bad input."""

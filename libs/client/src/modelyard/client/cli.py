@@ -14,9 +14,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from modelyard.client import devstack, stackfile
+from modelyard.client import devstack, stackfile, training_cli
 from modelyard.client.datasets_cli import datasets_app
 from modelyard.client.events import tail
+from modelyard.client.training_cli import jobs_app
 from modelyard.contracts.envelope import Event
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Modelyard operator command line.")
@@ -25,6 +26,9 @@ events_app = typer.Typer(no_args_is_help=True, help="Inspect the event streams."
 app.add_typer(dev_app, name="dev")
 app.add_typer(events_app, name="events")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(jobs_app, name="jobs")
+app.command("train")(training_cli.train)
+app.command("trainer")(training_cli.trainer)
 err = Console(stderr=True, soft_wrap=True)
 
 

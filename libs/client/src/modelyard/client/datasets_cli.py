@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from uuid import UUID
 
-import httpx
 import pydantic
 import typer
 from rich.console import Console
@@ -35,6 +32,7 @@ from rich.table import Table
 
 from modelyard.client import stackfile
 from modelyard.client.api import ApiError, ModelyardClient
+from modelyard.client.cli_support import err, print_json, run, stdout
 from modelyard.client.uploader import ResumeState, file_sha256, upload_file
 from modelyard.contracts.api.datasets import (
     Dataset,
@@ -44,81 +42,14 @@ from modelyard.contracts.api.datasets import (
     Environment,
     Task,
 )
-from modelyard.contracts.api.problems import ProblemDetails
 from modelyard.contracts.api.uploads import MAX_CHUNK, MIN_CHUNK, Upload, UploadKind, UploadState
 from modelyard.contracts.api.versions import DatasetVersion, Include
 
 MIB = 1024 * 1024
 STATE_FILE = "uploads.json"
 SHOWN_PROBLEMS = 10
-T = TypeVar("T")
 
 datasets_app = typer.Typer(no_args_is_help=True, help="Datasets: create, list, show, publish versions, upload files.")
-err = Console(stderr=True, soft_wrap=True, highlight=False)
-PIPED_WIDTH = 160  # tables piped or captured are not squeezed into 80 columns
-
-
-def _stdout() -> Console:
-    console = Console(highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(highlight=False, width=PIPED_WIDTH)
-    return console
-
-
-# -- plumbing -----------------------------------------------------------------------------------------------------
-
-
-def _target() -> stackfile.Target:
-    target = stackfile.resolve()
-    if not target.gateway_url:
-        err.print(
-            "[red]no stack found[/]: run `modelyard dev up` (it writes .modelyard/stack.json), "
-            "or set MODELYARD_GATEWAY_URL and MODELYARD_TOKEN"
-        )
-        raise typer.Exit(2)
-    return target
-
-
-def print_problem(problem: ProblemDetails) -> None:
-    """A ProblemDetails, readable: status and title, the detail, each field error, the correlation id."""
-    line = f"[bold red]error {problem.status} {escape(problem.title)}[/]"
-    if problem.detail:
-        line += f"[red]: {escape(problem.detail)}[/]"
-    err.print(line)
-    for error in problem.errors or []:
-        err.print(f"[red]  {escape(error.field)}: {escape(error.message)} ({escape(error.code)})[/]")
-    if problem.correlation_id:
-        err.print(f"[dim]  correlation id {escape(problem.correlation_id)}[/]")
-
-
-def _run(
-    work: Callable[[ModelyardClient], Awaitable[T]], *, timeout_s: float = 30.0, interrupted: str = "interrupted"
-) -> T:
-    """Run `work` with a client of the resolved gateway; API and network errors become messages and exit codes."""
-    target = _target()
-    url = target.gateway_url or ""
-
-    async def go() -> T:
-        async with ModelyardClient(url, target.token, timeout_s=timeout_s) as api:
-            return await work(api)
-
-    try:
-        return asyncio.run(go())
-    except ApiError as exc:
-        print_problem(exc.problem)
-        raise typer.Exit(1) from None
-    except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        err.print(f"[red]cannot talk to the gateway at {escape(url)}[/]: {escape(reason)}")
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print(f"[yellow]{escape(interrupted)}[/]")
-        raise typer.Exit(130) from None
-
-
-def _json(model: pydantic.BaseModel) -> None:
-    sys.stdout.write(model.model_dump_json(indent=2) + "\n")
-    sys.stdout.flush()
 
 
 def _value(option: Any) -> Any:
@@ -171,11 +102,11 @@ def create(
             field = ".".join(str(part) for part in error["loc"]) or "input"
             err.print(f"[red]invalid {escape(field)}: {escape(error['msg'])}[/]")
         raise typer.Exit(2) from None
-    dataset = _run(lambda api: api.create_dataset(spec))
+    dataset = run(lambda api: api.create_dataset(spec))
     if as_json:
-        _json(dataset)
+        print_json(dataset)
         return
-    out = _stdout()
+    out = stdout()
     out.print("[green]created[/]")
     _dataset_summary(out, dataset)
 
@@ -193,11 +124,11 @@ def list_(
     """List the org's datasets, newest first."""
     filters = {"task": task, "ai_module": ai_module, "environment": environment, "status": status}
     params = {k: _value(v) for k, v in filters.items() if v is not None}
-    page = _run(lambda api: api.list_datasets(limit=limit, offset=offset, **params))
+    page = run(lambda api: api.list_datasets(limit=limit, offset=offset, **params))
     if as_json:
-        _json(page)
+        print_json(page)
         return
-    out = _stdout()
+    out = stdout()
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("id", no_wrap=True, min_width=36)
     table.add_column("name", overflow="fold")
@@ -281,7 +212,7 @@ def show(
         stats, versions = await asyncio.gather(api.dataset_stats(dataset_id), api.list_versions(dataset_id))
         return dataset, stats, versions.versions
 
-    dataset, stats, versions = _run(fetch)
+    dataset, stats, versions = run(fetch)
     if as_json:
         doc = {
             "dataset": dataset.model_dump(mode="json"),
@@ -290,7 +221,7 @@ def show(
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
-    out = _stdout()
+    out = stdout()
     _dataset_summary(out, dataset)
     _stats_lines(out, stats)
     _versions_table(out, versions)
@@ -308,11 +239,11 @@ def publish(
 ) -> None:
     """Publish an immutable version; the same content gives back the version that already has it."""
     options = {"include": include.value, "val_fraction": val_fraction, "seed": seed}
-    version = _run(lambda api: api.publish_version(dataset_id, **options), timeout_s=150)
+    version = run(lambda api: api.publish_version(dataset_id, **options), timeout_s=150)
     if as_json:
-        _json(version)
+        print_json(version)
         return
-    out = _stdout()
+    out = stdout()
     if version.created:
         out.print(f"[green]published version {version.version}[/] of {dataset_id}")
     else:
@@ -423,10 +354,10 @@ def upload(
         return result
 
     hint = f"interrupted: run the same command again to resume (state in {state_path})"
-    final = _run(work, timeout_s=300, interrupted=hint)
-    out = _stdout()
+    final = run(work, timeout_s=300, interrupted=hint)
+    out = stdout()
     if as_json:
-        _json(final)
+        print_json(final)
     if final.state is UploadState.COMPLETED:
         out.print(
             f"[green]imported {final.imported_samples} sample{'s' if final.imported_samples != 1 else ''}[/], "

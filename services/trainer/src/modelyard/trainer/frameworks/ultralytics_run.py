@@ -102,7 +102,7 @@ def run(spec: TrainJobSpec, writer: EventWriter, switch: CancelSwitch, bridge: E
     if spec.resume_from is not None:
         ckpt = model.ckpt or {}
         if _is_finished(ckpt):
-            _finish_from_checkpoint(spec, model, ckpt, writer)
+            _finish_from_checkpoint(spec, ckpt, save_dir, writer)
             return
         _carry_best(Path(spec.resume_from), save_dir)
         writer.emit(LogLine(line=f"resuming from {spec.resume_from} (epoch {int(ckpt['epoch']) + 1} done)"))
@@ -127,18 +127,22 @@ def _export(model: Any, imgsz: int, writer: EventWriter) -> None:
     writer.emit(Exported(format="onnx", path=str(path), size=path.stat().st_size, sha256=_sha256(path)))
 
 
-def _finish_from_checkpoint(spec: TrainJobSpec, model: Any, ckpt: dict[str, Any], writer: EventWriter) -> None:
-    """The earlier attempt finished training (its last.pt is final) but died before reporting completion:
-    export instead of training again."""
+def _finish_from_checkpoint(spec: TrainJobSpec, ckpt: dict[str, Any], save_dir: Path, writer: EventWriter) -> None:
+    """The earlier attempt finished training (its last.pt is final) but died before reporting completion: export
+    instead of training again. Its best.pt is used when it lies beside the checkpoint. best_epoch is None when the
+    checkpoint no longer says (Ultralytics drops the early-stopping state from final checkpoints)."""
     train_args = ckpt.get("train_args") or {}
     epochs = int(train_args.get("epochs") or spec.config.get("epochs") or 0)
     writer.emit(Started(epochs=epochs, resumed_from_epoch=epochs))
     writer.emit(LogLine(line=f"{spec.resume_from} holds a finished training: exporting it"))
     source = Path(spec.resume_from or "")
-    best = source.with_name("best.pt")
-    if best.is_file() and best != source:
-        model = _yolo_class()(str(best), task=spec.task)
-        ckpt = model.ckpt or {}
+    chosen = source.with_name("best.pt") if source.with_name("best.pt").is_file() else source
+    target = save_dir / "weights" / chosen.name  # export next to a copy inside this attempt's workdir
+    if chosen.resolve() != target.resolve():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(chosen, target)
+    model = _yolo_class()(str(target), task=spec.task)
+    ckpt = model.ckpt or ckpt
     _export(model, int(_first(train_args.get("imgsz") or spec.config.get("imgsz") or 640)), writer)
     stopper = ckpt.get("stopper") or {}
     best_epoch = int(stopper["best_epoch"]) if stopper.get("best_epoch") else None

@@ -1,0 +1,202 @@
+"""What the training benchmarks share: a throw-away stack (`DevStack` in a temporary folder: nats-server,
+PostgreSQL, S3, the dataset service, the scheduler, one CPU trainer and the gateway, all real processes), a tiny
+synthetic detect dataset published as a version, job submission over HTTP, and percentiles.
+
+Not a benchmark itself (`make bench` runs every bench/*.py, this one included: run as a script it does nothing).
+The benchmarks import it as `_platform` (`python bench/x.py` puts bench/ on sys.path; mypy sees `bench._platform`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+import nats
+from nats.aio.client import Client as NatsClient
+
+from modelyard.client import devstack, stackfile, synthetic
+from modelyard.client.api import ModelyardClient
+from modelyard.client.uploader import upload_file
+from modelyard.contracts.api.datasets import DatasetCreate, Task
+from modelyard.contracts.api.uploads import UploadKind, UploadState
+from modelyard.embedded.s3 import S3Server
+from modelyard.runtime.settings import ObjectStoreSettings
+from modelyard.runtime.storage import ObjectStore
+
+JOBS = "/api/v1/training/jobs"
+FINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class Platform:
+    root: Path  # the stack's .modelyard folder (logs/, trainer/, admin-token)
+    work: Path  # a scratch folder beside it, for the benchmark's own files
+    gateway: str
+    nats_url: str
+    token: str
+    postgres_dsn: str
+    s3: S3Server
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def http(self, timeout_s: float = 60.0) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.gateway, headers=self.auth, timeout=timeout_s)
+
+    def store(self) -> ObjectStore:
+        """The services' bucket (DevStack leaves the bucket name at its default)."""
+        bucket = ObjectStoreSettings.model_fields["s3_bucket"].default
+        return ObjectStore(self.s3.endpoint, self.s3.access_key, self.s3.secret_key, bucket, region=self.s3.region)
+
+    def log_tail(self, service: str, lines: int = 40) -> str:
+        path = self.root / "logs" / f"{service}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.is_file() else ""
+
+
+@contextlib.contextmanager
+def running_stack(prefix: str) -> Iterator[Platform]:
+    """Start the whole stack in a temporary folder; stop every process and remove the folder on the way out."""
+    with tempfile.TemporaryDirectory(prefix=f"modelyard-bench-{prefix}-") as tmp:
+        stack = devstack.DevStack(root=Path(tmp) / ".modelyard", gateway_port=devstack.pick_gateway_port(0))
+        try:
+            info = stack.start()
+            assert stack.servers is not None
+            work = Path(tmp) / "work"
+            work.mkdir()
+            yield Platform(
+                root=stack.root,
+                work=work,
+                gateway=info.gateway,
+                nats_url=info.nats,
+                token=(stack.root / stackfile.TOKEN_FILE).read_text().strip(),
+                postgres_dsn=stack.servers.postgres.dsn_for(devstack.DATABASE),
+                s3=stack.servers.s3,
+            )
+        finally:
+            stack.stop()
+
+
+async def set_plan(platform: Platform, plan: str) -> None:
+    """Every org on `plan`. The free plan runs one job at a time and 50 a month; there is no API to change a plan
+    yet, so this writes the gateway's table directly (the gateway reads the plan with the key on every request)."""
+    conn = await asyncpg.connect(platform.postgres_dsn)
+    try:
+        await conn.execute("UPDATE gateway.orgs SET plan = $1", plan)
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class Version:
+    dataset_id: UUID
+    version: int
+    manifest_key: str
+    manifest_sha256: str
+
+
+async def publish_detect_version(platform: Platform, *, train: int, val: int, size: int, seed: int = 0) -> Version:
+    """A synthetic YOLO detect zip uploaded, imported and published (include=all) as a version."""
+    archive = synthetic.detect_zip(platform.work / f"detect-{train}-{val}-{size}.zip", train=train, val=val, size=size)
+    async with ModelyardClient(platform.gateway, platform.token) as api:
+        dataset = await api.create_dataset(DatasetCreate(name=f"bench {train}+{val} @{size}px", task=Task.DETECT))
+        upload = await upload_file(api, archive, dataset.id, UploadKind.YOLO_ZIP)
+        done = await api.wait_upload(upload.id, timeout_s=120)
+        if done.state is not UploadState.COMPLETED:
+            raise RuntimeError(f"import failed: {done.error} {done.problems}")
+        version = await api.publish_version(dataset.id, include="all", seed=seed)
+    return Version(dataset.id, version.version, version.manifest_key, version.manifest_sha256)
+
+
+def job_body(version: Version, overrides: dict[str, Any], name: str = "bench") -> dict[str, Any]:
+    return {
+        "name": name,
+        "dataset_id": str(version.dataset_id),
+        "dataset_version": version.version,
+        "mode": "developer",
+        "overrides": overrides,
+    }
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: dict[str, Any]
+    sent_at: float  # time.time() just before the request was sent
+    answered_at: float  # time.time() when the 202 was read
+
+    @property
+    def id(self) -> str:
+        return str(self.job["id"])
+
+
+async def submit(http: httpx.AsyncClient, body: dict[str, Any]) -> Submitted:
+    sent = time.time()
+    response = await http.post(JOBS, json=body)
+    answered = time.time()
+    if response.status_code != 202:
+        raise RuntimeError(f"submit answered {response.status_code}: {response.text}")
+    return Submitted(response.json(), sent, answered)
+
+
+async def get_job(http: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
+    response = await http.get(f"{JOBS}/{job_id}")
+    response.raise_for_status()
+    job: dict[str, Any] = response.json()["job"]
+    return job
+
+
+async def wait_job(
+    http: httpx.AsyncClient, job_id: str, statuses: frozenset[str] = FINAL, timeout_s: float = 300, poll_s: float = 0.1
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = await get_job(http, job_id)
+        if job["status"] in statuses:
+            return job
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} still {job['status']} after {timeout_s}s")
+        await asyncio.sleep(poll_s)
+
+
+async def resolved_config(http: httpx.AsyncClient, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The training arguments the scheduler resolves for these developer-mode overrides (what the child gets)."""
+    body = {"framework": "ultralytics", "task": "detect", "mode": "developer", "overrides": overrides}
+    response = await http.post("/api/v1/training/config/resolve", json=body)
+    response.raise_for_status()
+    values: dict[str, Any] = response.json()["values"]
+    return values
+
+
+def timestamp(iso: str) -> float:
+    """An ISO 8601 time from the API or an event as seconds since the epoch (comparable with time.time())."""
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    rank = (len(ordered) - 1) * pct / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@contextlib.asynccontextmanager
+async def nats_client(platform: Platform) -> AsyncIterator[NatsClient]:
+    nc = await nats.connect(platform.nats_url, name="modelyard-bench")
+    try:
+        yield nc
+    finally:
+        await nc.close()
