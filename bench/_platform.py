@@ -13,29 +13,34 @@ import contextlib
 import math
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
 import httpx
 import nats
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 
 from modelyard.client import devstack, stackfile, synthetic
 from modelyard.client.api import ModelyardClient
 from modelyard.client.uploader import upload_file
+from modelyard.contracts import envelope
 from modelyard.contracts.api.datasets import DatasetCreate, Task
 from modelyard.contracts.api.uploads import UploadKind, UploadState
+from modelyard.contracts.envelope import Event
 from modelyard.embedded.s3 import S3Server
 from modelyard.runtime.settings import ObjectStoreSettings
 from modelyard.runtime.storage import ObjectStore
 
 JOBS = "/api/v1/training/jobs"
 FINAL = frozenset({"completed", "failed", "cancelled"})
+E = TypeVar("E", bound=Event)
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,48 @@ def percentile(values: list[float], pct: float) -> float:
     rank = (len(ordered) - 1) * pct / 100
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class Seen:
+    received_at: float  # time.time() when the message reached this process's callback
+    event: Event
+
+
+class EventRecorder:
+    """Core NATS subscriptions (no consumer: nothing is taken from the services) that keep every decoded event
+    with its receipt time, indexed by job, and let the benchmark wait for one."""
+
+    def __init__(self) -> None:
+        self.by_job: dict[str, list[Seen]] = defaultdict(list)
+        self._arrived = asyncio.Condition()
+
+    async def subscribe(self, nc: NatsClient, *subject_list: str) -> None:
+        for subject in subject_list:
+            await nc.subscribe(subject, cb=self._on_message)
+
+    async def _on_message(self, msg: Msg) -> None:
+        received = time.time()  # first: decoding must not count
+        try:
+            event = envelope.decode(msg.data)
+        except ValueError:
+            return
+        self.by_job[str(getattr(event, "job_id", ""))].append(Seen(received, event))
+        async with self._arrived:
+            self._arrived.notify_all()
+
+    def find(self, job_id: str, match: Callable[[Event], bool]) -> Seen | None:
+        return next((seen for seen in self.by_job.get(job_id, []) if match(seen.event)), None)
+
+    def all(self, job_id: str, kind: type[E]) -> list[tuple[float, E]]:
+        return [(s.received_at, s.event) for s in self.by_job.get(job_id, []) if isinstance(s.event, kind)]
+
+    async def wait_for(self, job_id: str, match: Callable[[Event], bool], timeout_s: float = 60) -> Seen:
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: self.find(job_id, match) is not None), timeout_s)
+        found = self.find(job_id, match)
+        assert found is not None
+        return found
 
 
 @contextlib.asynccontextmanager
