@@ -3,7 +3,8 @@
 What it shows: health and version; a dataset created and read back over HTTP; the DatasetCreated event read off
 the DATASETS stream; bad input answered with ProblemDetails; a missing key answered with 401; new users and keys;
 then a YOLO dataset it generates uploaded (resumable, sha256-checked), imported, reviewed by a reviewer, published
-as an immutable version (twice: same manifest) and exported as an Ultralytics zip.
+as an immutable version (twice: same manifest) and exported as an Ultralytics zip; then a YOLO model trained on it
+(2 epochs on the CPU) by the stack's trainer, watched live over the WebSocket, its checkpoints and ONNX listed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import json
 import tempfile
 from pathlib import Path
+from uuid import UUID
 
 from rich.console import Console
 
@@ -21,6 +23,7 @@ from modelyard.client.events import tail
 from modelyard.client.uploader import upload_file
 from modelyard.contracts.api.datasets import DatasetCreate, Task
 from modelyard.contracts.api.identity import Role
+from modelyard.contracts.api.training import ConfigMode, JobCreate
 from modelyard.contracts.api.uploads import UploadKind
 from modelyard.contracts.envelope import Event
 
@@ -94,6 +97,39 @@ async def datasets_flow(info: stackfile.StackInfo, token: str, reviewer_key: str
     async for subject, event in tail(info.nats, "dataset.>", from_start=True, limit=8):
         name = event.event_type if isinstance(event, Event) else "?"
         out.print(f"    {subject:<28} {name}")
+    await training_flow(info, token, dataset.id, version.version)
+
+
+async def training_flow(info: stackfile.StackInfo, token: str, dataset_id: UUID, version: int) -> None:
+    """Train on the version (2 epochs on the CPU) and watch it live over the WebSocket."""
+    overrides = {"epochs": 2, "imgsz": 64, "batch": 8, "workers": 0}
+    async with ModelyardClient(info.gateway, token) as api:
+        resolved = await api.resolve_config("detect", "developer", overrides)
+        out.print(f"[bold]15. config[/] {resolved.cli_preview}")
+        job = await api.create_job(
+            JobCreate(
+                name="parking-yolo",
+                dataset_id=dataset_id,
+                dataset_version=version,
+                mode=ConfigMode.DEVELOPER,
+                overrides=overrides,
+            )
+        )
+        out.print(f"[bold]16. job[/] {job.id} {job.status.value}; live (WebSocket /ws/training/{{id}}):")
+        async for update in api.watch_job(job.id):
+            if update.get("event") != "training_status":
+                continue
+            map50 = update["metrics"].get("metrics/mAP50(B)")
+            shown = f", mAP50 {map50:.3f}" if map50 is not None else ""
+            out.print(
+                f"    {update['status']:<9} epoch {update['current_epoch']}/{update['total_epochs']} "
+                f"({update['progress_percent']:.0f}%){shown}"
+            )
+            if update["status"] in ("completed", "failed", "cancelled"):
+                break
+        for checkpoint in (await api.job_checkpoints(job.id)).checkpoints:
+            digest = checkpoint.sha256[:16]
+            out.print(f"[bold]17. artifact[/] {checkpoint.name:<11} {checkpoint.size:>11,} bytes sha256 {digest}…")
 
 
 def main() -> None:

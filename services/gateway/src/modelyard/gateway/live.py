@@ -78,17 +78,24 @@ async def job_updates(request: web.Request, job_id: str) -> AsyncGenerator[dict[
             seen = max(seen, point.epoch)
         yield _from_job(job)
         status, total, error = job.status, job.total_epochs, job.error_message
+        sent = (status, job.current_epoch, total)
         while not status.final:
             event = envelope.decode((await inbox.get()).data)
-            if isinstance(event, EpochReported):
+            if isinstance(event, EpochReported):  # straight from the trainer: the fastest news of an epoch
                 if event.epoch <= seen:
                     continue
                 seen, total = event.epoch, event.epochs
-                yield status_message(status, event.epoch, total, event.metrics, error)
+                metrics, epoch = event.metrics, event.epoch
             elif isinstance(event, JobStatusChanged):
                 status, total, error = event.status, event.total_epochs or total, event.error_message
                 seen = max(seen, event.current_epoch)
-                yield status_message(status, event.current_epoch, total, event.metrics, error)
+                metrics, epoch = event.metrics, event.current_epoch
+            else:
+                continue
+            if (status, epoch, total) == sent and not status.final:
+                continue  # the same news twice (the scheduler's echo of an epoch the trainer already told)
+            sent = (status, epoch, total)
+            yield status_message(status, epoch, total, metrics, error)
     finally:
         for sub in subs:
             await sub.unsubscribe()

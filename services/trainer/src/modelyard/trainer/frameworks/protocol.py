@@ -25,6 +25,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from typing import IO, Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -152,10 +153,13 @@ class EventWriter:
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
+        self._lock = threading.Lock()  # a framework may log (and so emit) from its own threads
 
     def emit(self, event: ChildEvent) -> None:
-        self._stream.write(encode_event(event) + "\n")
-        self._stream.flush()
+        line = encode_event(event) + "\n"
+        with self._lock:
+            self._stream.write(line)
+            self._stream.flush()
 
     def close(self) -> None:
         self._stream.close()

@@ -10,7 +10,9 @@ The bridge reads what the trainer already holds; it never validates or saves any
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import signal
 from pathlib import Path
 from types import FrameType
@@ -20,6 +22,7 @@ from modelyard.trainer.frameworks.protocol import (
     CheckpointSaved,
     EpochEnded,
     EventWriter,
+    LogLine,
     Metrics,
     Started,
     clean_metrics,
@@ -144,3 +147,27 @@ class EventBridge:
                 self.best_epoch = epoch
         self._checkpoints.clear()
         self._defer_checkpoints = False
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class WarningForwarder(logging.Handler):
+    """Sends the framework's warnings and errors as `log` events too (its whole output is on stderr anyway), at
+    most `limit` of them, so that a chatty run cannot flood the event stream."""
+
+    def __init__(self, writer: EventWriter, limit: int = 50) -> None:
+        super().__init__(level=logging.WARNING)
+        self.writer = writer
+        self.remaining = limit
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.remaining <= 0:
+            return
+        self.remaining -= 1
+        try:
+            line = _ANSI.sub("", record.getMessage()).strip()[:2000]
+            if line:
+                self.writer.emit(LogLine(line=line, level="error" if record.levelno >= logging.ERROR else "warning"))
+        except Exception:  # noqa: BLE001  # logging must never break training: report it the logging way
+            self.handleError(record)

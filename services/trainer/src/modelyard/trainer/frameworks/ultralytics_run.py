@@ -7,6 +7,7 @@ It trains the job the spec describes, exports best.pt to ONNX and reports everyt
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -35,7 +36,7 @@ from modelyard.trainer.frameworks.protocol import (
     exit_code_for_signal,
 )
 from modelyard.trainer.frameworks.ultralytics import DEFAULT_MODELS
-from modelyard.trainer.frameworks.ultralytics_events import CancelledRun, CancelSwitch, EventBridge
+from modelyard.trainer.frameworks.ultralytics_events import CancelledRun, CancelSwitch, EventBridge, WarningForwarder
 
 CRASH_AFTER_EPOCH_ENV = "MODELYARD_TEST_CRASH_AFTER_EPOCH"  # tests only: SIGKILL itself after this epoch
 RUN_NAME = "train"
@@ -48,26 +49,33 @@ def main(argv: list[str] | None = None) -> int:
     writer = EventWriter.take_stdout()  # first: nothing may print to the protocol stream
     switch = CancelSwitch()
     switch.install()
-    parser = argparse.ArgumentParser(prog="ultralytics_run", description=__doc__)
-    parser.add_argument("--spec", required=True, help="path to the TrainJobSpec JSON file")
-    args = parser.parse_args(argv)
+    bridge: EventBridge | None = None
     try:
-        spec = TrainJobSpec.from_file(args.spec)
-    except (OSError, ValueError) as e:
-        writer.emit(Failed(error=f"cannot read train job spec {args.spec}: {e}"))
-        return EXIT_USAGE
-    crash_after = os.environ.get(CRASH_AFTER_EPOCH_ENV)
-    bridge = EventBridge(writer, switch, crash_after_epoch=int(crash_after) if crash_after else None)
-    try:
+        parser = argparse.ArgumentParser(prog="ultralytics_run", description=__doc__)
+        parser.add_argument("--spec", required=True, help="path to the TrainJobSpec JSON file")
+        args = parser.parse_args(argv)
+        try:
+            spec = TrainJobSpec.from_file(args.spec)
+        except (OSError, ValueError) as e:
+            _last_word(writer, Failed(error=f"cannot read train job spec {args.spec}: {e}"))
+            return EXIT_USAGE
+        crash_after = os.environ.get(CRASH_AFTER_EPOCH_ENV)
+        bridge = EventBridge(writer, switch, crash_after_epoch=int(crash_after) if crash_after else None)
         run(spec, writer, switch, bridge)
     except CancelledRun as e:
-        writer.emit(Cancelled(signal=_signal_name(e.signum), epoch=bridge.last_epoch))
+        _last_word(writer, Cancelled(signal=_signal_name(e.signum), epoch=bridge.last_epoch if bridge else None))
         return exit_code_for_signal(e.signum)
     except Exception as e:  # noqa: BLE001  # every failure must reach the worker as a failed event
         traceback.print_exc(file=sys.stderr)
-        writer.emit(Failed(error=f"{type(e).__name__}: {e}"))
+        _last_word(writer, Failed(error=f"{type(e).__name__}: {e}"))
         return EXIT_FAILED
     return EXIT_COMPLETED
+
+
+def _last_word(writer: EventWriter, event: Cancelled | Failed) -> None:
+    """The final event, if anyone still listens: a worker that died closed the pipe (BrokenPipeError)."""
+    with contextlib.suppress(OSError):
+        writer.emit(event)
 
 
 def run(spec: TrainJobSpec, writer: EventWriter, switch: CancelSwitch, bridge: EventBridge) -> None:
@@ -97,6 +105,7 @@ def run(spec: TrainJobSpec, writer: EventWriter, switch: CancelSwitch, bridge: E
         writer.emit(LogLine(line="no TrueType font on this machine: plots use a bitmap font", level="warning"))
     yolo = _yolo_class()  # imported only now: the environment above must be in place first
     ultralytics_offline.configure_ultralytics(config_dir)
+    logging.getLogger("ultralytics").addHandler(WarningForwarder(writer))
 
     model = yolo(source, task=spec.task)
     if spec.resume_from is not None:
@@ -105,6 +114,7 @@ def run(spec: TrainJobSpec, writer: EventWriter, switch: CancelSwitch, bridge: E
             _finish_from_checkpoint(spec, ckpt, save_dir, writer)
             return
         _carry_best(Path(spec.resume_from), save_dir)
+        bridge.last_epoch = int(ckpt["epoch"]) + 1  # what a cancel during setup reports
         writer.emit(LogLine(line=f"resuming from {spec.resume_from} (epoch {int(ckpt['epoch']) + 1} done)"))
         # Ultralytics restores epochs, optimizer, EMA and the other hyperparameters from the checkpoint; of ours it
         # keeps only those it allows on resume (device, batch, workers, ...). save_dir keeps this attempt's workdir.
@@ -115,6 +125,7 @@ def run(spec: TrainJobSpec, writer: EventWriter, switch: CancelSwitch, bridge: E
     trainer = model.trainer
 
     switch.immediate = True  # training is over: a cancel now needs no care
+    switch.check()  # one that came after the last batch
     best = Path(trainer.best) if Path(trainer.best).exists() else Path(trainer.last)
     _export(yolo(str(best), task=spec.task), int(_first(trainer.args.imgsz)), writer)
     writer.emit(Completed(best_epoch=bridge.best_epoch or bridge.last_epoch, metrics=bridge.final_metrics))
