@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import signal
 import time
@@ -255,3 +256,32 @@ async def test_a_report_from_a_stale_attempt_is_ignored(platform: Platform, tmp_
         await asyncio.sleep(0.1)
     after = await _job(platform, job["id"])
     assert after["status"] == "queued" and after["error_message"] is None
+
+
+async def test_sse_streams_status_until_the_job_ends(platform: Platform, tmp_path: Path) -> None:
+    dataset_id, version = await _version(platform, tmp_path)
+    job = await _submit(platform, dataset_id, version)  # no trainer: it waits in the queue
+    events: list[dict[str, Any]] = []
+    async with platform.http.get(
+        f"{platform.url}/api/v1/training/jobs/{job['id']}/events", headers=platform.auth()
+    ) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        async for raw in stream.content:
+            line = raw.decode().strip()
+            if not line.startswith("data: "):
+                continue
+            events.append(json.loads(line[len("data: ") :]))
+            if len(events) == 2:  # connected + the current state: now cancel it
+                async with platform.http.post(
+                    f"{platform.url}/api/v1/training/jobs/{job['id']}/cancel", headers=platform.auth()
+                ) as r:
+                    assert r.status == 200
+    assert [e["event"] for e in events] == ["connected", "training_status", "training_status"]
+    assert events[1]["status"] == "queued" and events[-1]["status"] == "cancelled"
+
+
+async def test_live_view_of_another_orgs_job_is_a_404(platform: Platform, tmp_path: Path) -> None:
+    async with platform.http.get(f"{platform.url}/ws/training/{uuid.uuid4()}", headers=platform.auth()) as r:
+        assert r.status == 404 and r.content_type == "application/problem+json"
+    async with platform.http.get(f"{platform.url}/ws/training/{uuid.uuid4()}") as r:
+        assert r.status == 401

@@ -5,18 +5,27 @@ sent to stderr, which the worker keeps as the job's log). Every line is one of t
 `type`. In order, a run says:
 
     started
-    (epoch E, then checkpoint last E, then checkpoint best E when it improved) for each epoch E, 1-based
+    for each epoch E (1-based): epoch E, then checkpoint last E, then checkpoint best E if fitness improved
     exported (one per format), completed
 
-and ends with exit code 0. A failure ends with a `failed` event and EXIT_FAILED; a SIGTERM (or SIGINT) with a
-`cancelled` event and 128 + the signal number (EXIT_CANCELLED for SIGTERM). `log` events may come at any time.
-A child killed outright (SIGKILL, OOM) ends without a final event: the worker sees only the exit status.
+and ends with exit code 0. `log` events (a few notable lines, the framework's warnings) may come at any time.
+
+Endings other than completion:
+- failed event, exit EXIT_FAILED (1): any error; EXIT_USAGE (2) when the spec file cannot be read.
+- cancelled event, exit 128 + signal (EXIT_CANCELLED = 143 for SIGTERM, 130 for SIGINT). Send SIGTERM once: the
+  child stops at the next batch boundary (within a batch's time during training, at once during setup or export),
+  never in the middle of writing a checkpoint. A second signal stops it at once, whatever it is doing. A SIGTERM in
+  the first few tens of milliseconds, before the handler is installed, kills it plainly (exit status -15, no event).
+- nothing: killed outright (SIGKILL, out of memory). The worker sees only the exit status.
 
 A resumed run (from a checkpoint of an earlier attempt) says `started` with `resumed_from_epoch` = the last epoch
-that checkpoint finished, then continues with the next epoch: epoch numbers never repeat within one job.
+that checkpoint finished, then continues with the next epoch: epoch numbers never repeat within one job. A resume
+from a checkpoint whose training had already finished says `started` with resumed_from_epoch == epochs, then only
+exported and completed.
 
-Checkpoint paths are complete files when their event is read. The last epoch's checkpoints are reported after the
-framework's final pass over them (Ultralytics strips optimizer state from them after training), so they are final.
+Checkpoint files are complete when their event is read; the next epoch overwrites last.pt, so copy it before use.
+The last epoch's checkpoints are reported after the framework's final pass over them (Ultralytics strips optimizer
+state from them after training), so they are final.
 """
 
 from __future__ import annotations
