@@ -48,6 +48,7 @@ class CancelSwitch:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.immediate = True
+        self.quiet = False  # set while reporting the end: a signal then changes nothing
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._handle)
@@ -56,7 +57,7 @@ class CancelSwitch:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         already = self.signum is not None
         self.signum = signum
-        if self.immediate or already:
+        if (self.immediate or already) and not self.quiet:
             raise CancelledRun(signum)
 
     def check(self, *_: object) -> None:

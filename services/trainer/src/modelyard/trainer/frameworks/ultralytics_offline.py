@@ -56,11 +56,9 @@ def prepare_environment(config_dir: Path) -> Path | None:
 def find_font(extra_dirs: Iterable[str] = ()) -> Path | None:
     """A TrueType font on this machine: matplotlib's bundled DejaVuSans if matplotlib is installed (found without
     importing it), else the first preferred or any .ttf under the system font folders."""
-    spec = importlib.util.find_spec("matplotlib")
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
-        if candidate.is_file():
-            return candidate
+    bundled = _matplotlib_font()
+    if bundled is not None:
+        return bundled
     roots = [Path(d) for d in (*extra_dirs, *_SYSTEM_FONT_DIRS) if Path(d).is_dir()]
     for root in roots:
         for name in _PREFERRED_FONTS:
@@ -69,6 +67,15 @@ def find_font(extra_dirs: Iterable[str] = ()) -> Path | None:
     for root in roots:
         for found in root.rglob("*.ttf"):
             return found
+    return None
+
+
+def _matplotlib_font() -> Path | None:
+    spec = importlib.util.find_spec("matplotlib")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        if candidate.is_file():
+            return candidate
     return None
 
 

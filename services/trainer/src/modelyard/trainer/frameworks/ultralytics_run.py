@@ -63,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         bridge = EventBridge(writer, switch, crash_after_epoch=int(crash_after) if crash_after else None)
         run(spec, writer, switch, bridge)
     except CancelledRun as e:
+        switch.quiet = True
         _last_word(writer, Cancelled(signal=_signal_name(e.signum), epoch=bridge.last_epoch if bridge else None))
         return exit_code_for_signal(e.signum)
     except Exception as e:  # noqa: BLE001  # every failure must reach the worker as a failed event
+        switch.quiet = True
         traceback.print_exc(file=sys.stderr)
         _last_word(writer, Failed(error=f"{type(e).__name__}: {e}"))
         return EXIT_FAILED
