@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from enum import Enum
+from typing import Any
 
 import asyncpg
 
@@ -34,6 +36,35 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         server_settings={"search_path": check_schema_name(schema), "application_name": f"modelyard-{schema}"},
     )
     return pool
+
+
+async def fetch_page(
+    conn: asyncpg.Connection,
+    *,
+    table: str,
+    columns: str,
+    equal: Mapping[str, Any],
+    order_by: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    """One page of `table` where each given column equals its value (None: no condition), and the total count.
+    Table, columns and order come from the caller's code, never from input; values are bound parameters."""
+    where, args = [], []
+    for column, value in equal.items():
+        if value is not None:
+            args.append(value.value if isinstance(value, Enum) else value)
+            where.append(f"{column} = ${len(args)}")
+    clause = " AND ".join(where) or "TRUE"
+    total: int = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {clause}", *args)
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {columns} FROM {table} WHERE {clause} ORDER BY {order_by} "
+        f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+        *args,
+        limit,
+        offset,
+    )
+    return rows, total
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ from modelyard.contracts.api.training import (
     JobQuery,
     JobStatus,
 )
+from modelyard.runtime.db import fetch_page
 from modelyard.scheduler.errors import JobNotFound
 
 _COLUMNS = (
@@ -83,21 +84,16 @@ class JobRepository:
         return job.public(await self.artifacts(job_id, conn))
 
     async def page(self, org_id: UUID, query: JobQuery) -> JobList:
-        where, args = ["org_id = $1"], [org_id]
-        for field in ("status", "dataset_id", "ai_module"):
-            value = getattr(query, field)
-            if value is not None:
-                args.append(value.value if hasattr(value, "value") else value)
-                where.append(f"{field} = ${len(args)}")
-        clause = " AND ".join(where)
+        filters = {"org_id": org_id} | query.model_dump(include={"status", "dataset_id", "ai_module"})
         async with self._pool.acquire() as conn:
-            total = await conn.fetchval(f"SELECT count(*) FROM jobs WHERE {clause}", *args)
-            rows = await conn.fetch(
-                f"SELECT * FROM jobs WHERE {clause} ORDER BY created_at DESC, id "
-                f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-                *args,
-                query.limit,
-                query.offset,
+            rows, total = await fetch_page(
+                conn,
+                table="jobs",
+                columns="*",
+                equal=filters,
+                order_by="created_at DESC, id",
+                limit=query.limit,
+                offset=query.offset,
             )
             jobs = [JobRow(r).public(await self.artifacts(r["id"], conn)) for r in rows]
         return JobList(jobs=jobs, total=total)

@@ -18,6 +18,7 @@ from modelyard.contracts.api.datasets import (
 from modelyard.contracts.envelope import Event
 from modelyard.dataset.errors import DatasetIsArchived, DatasetNameTaken, DatasetNotFound
 from modelyard.runtime import outbox
+from modelyard.runtime.db import fetch_page
 
 _COLUMNS = (
     "id, org_id, name, description, ai_module, task, environment, status, class_names, "
@@ -71,21 +72,16 @@ class DatasetRepository:
         return dataset
 
     async def page(self, org_id: UUID, query: DatasetQuery) -> DatasetList:
-        where, args = ["org_id = $1"], [org_id]
-        for field in ("ai_module", "task", "environment", "status"):
-            value = getattr(query, field)
-            if value is not None:
-                args.append(value.value if hasattr(value, "value") else value)
-                where.append(f"{field} = ${len(args)}")
-        clause = " AND ".join(where)
+        filters = {"org_id": org_id} | query.model_dump(include={"ai_module", "task", "environment", "status"})
         async with self._pool.acquire() as conn:
-            total = await conn.fetchval(f"SELECT count(*) FROM datasets WHERE {clause}", *args)
-            rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM datasets WHERE {clause} ORDER BY created_at DESC, id "
-                f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-                *args,
-                query.limit,
-                query.offset,
+            rows, total = await fetch_page(
+                conn,
+                table="datasets",
+                columns=_COLUMNS,
+                equal=filters,
+                order_by="created_at DESC, id",
+                limit=query.limit,
+                offset=query.offset,
             )
         return DatasetList(datasets=[_dataset(r) for r in rows], total=total)
 

@@ -20,6 +20,7 @@ from modelyard.contracts.api.samples import (
     SampleStatus,
 )
 from modelyard.dataset.errors import SampleNotFound
+from modelyard.runtime.db import fetch_page
 
 _COLUMNS = (
     "id, dataset_id, org_id, kind, sha256, size, media_type, labels, rating, split, status, quality, agreement, "
@@ -66,21 +67,16 @@ class SampleRepository:
         return inserted
 
     async def page(self, org_id: UUID, query: SampleQuery) -> SampleList:
-        where, args = ["org_id = $1", "dataset_id = $2"], [org_id, query.dataset_id]
-        for field in ("status", "split"):
-            value = getattr(query, field)
-            if value is not None:
-                args.append(value.value)
-                where.append(f"{field} = ${len(args)}")
-        clause = " AND ".join(where)
+        filters = {"org_id": org_id} | query.model_dump(include={"dataset_id", "status", "split"})
         async with self._pool.acquire() as conn:
-            total = await conn.fetchval(f"SELECT count(*) FROM samples WHERE {clause}", *args)
-            rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM samples WHERE {clause} ORDER BY created_at, id "
-                f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-                *args,
-                query.limit,
-                query.offset,
+            rows, total = await fetch_page(
+                conn,
+                table="samples",
+                columns=_COLUMNS,
+                equal=filters,
+                order_by="created_at, id",
+                limit=query.limit,
+                offset=query.offset,
             )
         return SampleList(samples=[_sample(r) for r in rows], total=total)
 
