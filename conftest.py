@@ -43,3 +43,14 @@ async def object_store(s3_server: S3Server) -> AsyncIterator[ObjectStore]:
     )
     await store.ensure_bucket()
     return store
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Ultralytics patches process-wide functions on import (PIL.Image.open among them), which changes how the
+    dataset service, running inside this process in the end-to-end tests, reads images. Only child processes may
+    import it; a test that imports it here fails the run."""
+    import sys
+
+    if "ultralytics" in sys.modules:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print("\nultralytics was imported into the test process; import it only in child processes")  # noqa: T201

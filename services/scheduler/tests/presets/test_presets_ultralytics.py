@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import shlex
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from modelyard.scheduler.presets import default_config, field_table, resolve
 from modelyard.scheduler.presets.yolo import DATA_PLACEHOLDER, ULTRALYTICS_DEFAULTS
+
+from .conftest import UltralyticsProbe
 
 TASKS = ["detect", "segment", "classify"]
 DEVELOPER_OVERRIDES: dict[str, Any] = {
@@ -29,21 +29,21 @@ DEVELOPER_OVERRIDES: dict[str, Any] = {
 }
 
 
-def parse_preview(ultralytics_cfg: ModuleType, preview: str, task: str) -> dict[str, Any]:
+def parse_preview(ultralytics_cfg: UltralyticsProbe, preview: str, task: str) -> dict[str, Any]:
     words = shlex.split(preview)
     assert words[:3] == ["yolo", task, "train"]
     return dict(ultralytics_cfg.parse_key_value_pair(word) for word in words[3:])
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_every_option_is_an_ultralytics_train_argument(ultralytics_cfg: ModuleType, task: str) -> None:
+def test_every_option_is_an_ultralytics_train_argument(ultralytics_cfg: UltralyticsProbe, task: str) -> None:
     upstream = ultralytics_cfg.DEFAULT_CFG_DICT
     names = [row["name"] for row in field_table("ultralytics", task)]
     assert set(names) <= upstream.keys(), set(names) - upstream.keys()
     assert set(default_config("ultralytics", task).values) <= upstream.keys()
 
 
-def test_mirrored_defaults_match_ultralytics(ultralytics_cfg: ModuleType) -> None:
+def test_mirrored_defaults_match_ultralytics(ultralytics_cfg: UltralyticsProbe) -> None:
     upstream = ultralytics_cfg.DEFAULT_CFG_DICT
     assert {name: upstream[name] for name in ULTRALYTICS_DEFAULTS} == ULTRALYTICS_DEFAULTS
 
@@ -51,7 +51,7 @@ def test_mirrored_defaults_match_ultralytics(ultralytics_cfg: ModuleType) -> Non
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("overrides", [{}, DEVELOPER_OVERRIDES], ids=["preset", "developer"])
 def test_ultralytics_accepts_the_resolved_values(
-    ultralytics_cfg: ModuleType, task: str, overrides: dict[str, Any]
+    ultralytics_cfg: UltralyticsProbe, task: str, overrides: dict[str, Any]
 ) -> None:
     values = resolve("ultralytics", task, "developer", overrides).values
     cfg = ultralytics_cfg.get_cfg(overrides={**values, "task": task, "mode": "train", "data": "dataset.yaml"})
@@ -62,7 +62,7 @@ def test_ultralytics_accepts_the_resolved_values(
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("overrides", [{}, {"epochs": 3}, DEVELOPER_OVERRIDES], ids=["preset", "epochs", "developer"])
 def test_cli_preview_round_trips_through_the_ultralytics_parser(
-    ultralytics_cfg: ModuleType, task: str, overrides: dict[str, Any]
+    ultralytics_cfg: UltralyticsProbe, task: str, overrides: dict[str, Any]
 ) -> None:
     config = resolve("ultralytics", task, "developer", overrides)
     parsed = parse_preview(ultralytics_cfg, config.cli_preview, task)
@@ -77,10 +77,9 @@ def test_cli_preview_round_trips_through_the_ultralytics_parser(
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_model_choices_are_ultralytics_model_yamls(ultralytics_cfg: ModuleType, task: str) -> None:
-    tasks = importlib.import_module("ultralytics.nn.tasks")
+def test_model_choices_are_ultralytics_model_yamls(ultralytics_cfg: UltralyticsProbe, task: str) -> None:
     model_row = next(row for row in field_table("ultralytics", task) if row["name"] == "model")
     for choice in model_row["choices"]:
-        model = tasks.yaml_model_load(choice)
+        model = ultralytics_cfg.model_info(choice)
         assert model["scale"] == choice[6] and model["backbone"], choice
-        assert tasks.guess_model_task(model) == task
+        assert model["task"] == task
