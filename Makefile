@@ -29,7 +29,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs services tests bench scripts
+	$(VENV)/bin/mypy libs services tests bench scripts conftest.py
 
 contracts: install  ## regenerate proto/ from libs/contracts
 	$(PY) -m modelyard.contracts.generate proto

@@ -5,7 +5,7 @@ bucket, so tests never see each other's data."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ def nats_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-async def object_store(s3_server: S3Server) -> AsyncIterator[ObjectStore]:
+async def object_store(s3_server: S3Server) -> ObjectStore:
     store = ObjectStore(
         s3_server.endpoint,
         s3_server.access_key,
