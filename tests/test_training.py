@@ -24,6 +24,7 @@ from modelyard.client.uploader import upload_file
 from modelyard.contracts.api.datasets import DatasetCreate, Task
 from modelyard.contracts.api.uploads import UploadKind, UploadState
 from modelyard.contracts.events import TrainingCompleted, TrainingFailed
+from modelyard.runtime.db import open_pool
 
 from .conftest import Platform
 
@@ -285,3 +286,26 @@ async def test_live_view_of_another_orgs_job_is_a_404(platform: Platform, tmp_pa
         assert r.status == 404 and r.content_type == "application/problem+json"
     async with platform.http.get(f"{platform.url}/ws/training/{uuid.uuid4()}") as r:
         assert r.status == 401
+
+
+@pytest.mark.slow
+async def test_a_trainer_takes_higher_priority_jobs_first(platform: Platform, tmp_path: Path) -> None:
+    dataset_id, version = await _version(platform, tmp_path)
+    async with open_pool(platform.database_url, "gateway") as pool:
+        await pool.execute("UPDATE orgs SET plan = 'enterprise'")  # more than one job at a time
+    low = await _submit(platform, dataset_id, version, epochs=1)
+    body = {
+        "name": "urgent",
+        "dataset_id": str(dataset_id),
+        "dataset_version": version,
+        "mode": "developer",
+        "priority": "high",
+        "overrides": FAST | {"epochs": 1},
+    }
+    async with platform.http.post(f"{platform.url}/api/v1/training/jobs", json=body, headers=platform.auth()) as r:
+        high = await r.json()
+    await platform.spawn_trainer()  # both wait in the queue; the high one was submitted last
+    first = await _wait(platform, high["id"], {"completed", "failed"})
+    second = await _wait(platform, low["id"], {"completed", "failed"})
+    assert first["status"] == second["status"] == "completed"
+    assert first["started_at"] < second["started_at"]
