@@ -14,7 +14,7 @@ import asyncpg
 
 from modelyard.contracts.api.training import JobStatus, Pool, Priority
 from modelyard.contracts.envelope import Event
-from modelyard.contracts.events import JobDispatched, JobQueued, JobStatusChanged
+from modelyard.contracts.events import EpochReported, JobDispatched, JobQueued, JobStatusChanged
 from modelyard.runtime import outbox
 from modelyard.scheduler.repository import JobRepository, JobRow
 
@@ -91,6 +91,13 @@ async def dispatch(conn: asyncpg.Connection, jobs: JobRepository, job: JobRow, c
 def fenced(job: JobRow, attempt: int) -> bool:
     """True when a report comes from an attempt that is no longer the job's (or the job is over)."""
     return attempt != job["attempt"] or JobStatus(job["status"]).final
+
+
+def in_resumed_history(job: JobRow, report: EpochReported) -> bool:
+    """An epoch reported by an earlier attempt, no later than the checkpoint the current attempt resumed from.
+    The takeover can overtake that report (epochs and checkpoints travel on different streams); it still belongs
+    to the job's history, and the current attempt will not train that epoch again."""
+    return bool(report.attempt < job["attempt"] and report.epoch <= job["resume_epoch"])
 
 
 def retry_delay(backoff_s: tuple[float, ...], failures: int) -> timedelta:

@@ -64,6 +64,12 @@ class Reports:
                 job = await jobs.row(None, report.job_id, conn, lock=True)
             except JobNotFound:
                 return  # deleted meanwhile
+            if isinstance(report, EpochReported) and lifecycle.in_resumed_history(job, report):
+                # an earlier attempt's epoch that the current attempt resumed from: history, not news
+                await jobs.add_metrics(
+                    conn, job["id"], report.attempt, report.epoch, report.metrics, report.epoch_time_s
+                )
+                return
             if lifecycle.fenced(job, report.attempt):
                 deps.stale_reports += 1
                 log.info("report.stale", job_id=str(report.job_id), attempt=report.attempt, current=job["attempt"])

@@ -235,6 +235,7 @@ def register(broker: NatsBroker, deps: Deps) -> None:
             if job.status is JobStatus.RUNNING and claim.delivery == 1:
                 raise ClaimRefused(f"job {claim.job_id} is already running on {job['trainer_id']}", gone=True)
             attempt = job["attempt"] + 1
+            last = next((a for a in await jobs.artifacts(claim.job_id, conn) if a.name == "last.pt"), None)
             updated = await lifecycle.change(
                 conn,
                 jobs,
@@ -244,10 +245,10 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                     "attempt": attempt,
                     "trainer_id": claim.trainer_id,
                     "started_at": job["started_at"] or datetime.now(UTC),
+                    "resume_epoch": (last.epoch or 0) if last else 0,
                 },
                 correlation_id,
             )
-            last = next((a for a in await jobs.artifacts(claim.job_id, conn) if a.name == "last.pt"), None)
         return ClaimGranted(
             job_id=claim.job_id,
             attempt=attempt,
