@@ -1,6 +1,7 @@
 """What the training benchmarks share: a throw-away stack (`DevStack` in a temporary folder: nats-server,
 PostgreSQL, S3, the dataset service, the scheduler, one CPU trainer and the gateway, all real processes), a tiny
-synthetic detect dataset published as a version, job submission over HTTP, and percentiles.
+synthetic detect dataset published as a version, job submission over HTTP, a recorder of the events on NATS (with
+the time each was received here), where the CPU went during a measurement, and percentiles.
 
 Not a benchmark itself (`make bench` runs every bench/*.py, this one included: run as a script it does nothing).
 The benchmarks import it as `_platform` (`python bench/x.py` puts bench/ on sys.path; mypy sees `bench._platform`).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import tempfile
 import time
 from collections import defaultdict
@@ -24,6 +26,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 import nats
+import psutil
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
@@ -52,6 +55,7 @@ class Platform:
     token: str
     postgres_dsn: str
     s3: S3Server
+    pids: dict[str, int]  # service or server name -> pid (DevStack's StackInfo.pids)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -88,6 +92,7 @@ def running_stack(prefix: str) -> Iterator[Platform]:
                 token=(stack.root / stackfile.TOKEN_FILE).read_text().strip(),
                 postgres_dsn=stack.servers.postgres.dsn_for(devstack.DATABASE),
                 s3=stack.servers.s3,
+                pids=dict(info.pids),
             )
         finally:
             stack.stop()
@@ -238,6 +243,80 @@ class EventRecorder:
         found = self.find(job_id, match)
         assert found is not None
         return found
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (all cores, all processes), from /proc/stat; NaN elsewhere."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return math.nan
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and everything under it: each live process's own time plus that of the children it
+    has already reaped (a training child that exited is counted in the trainer's children_* times)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return float(total)
+
+
+def own_cpu_s() -> float:
+    """This process (the benchmark), threads included, its reaped children excluded."""
+    t = os.times()
+    return t.user + t.system
+
+
+class CpuMeter:
+    """Where the CPU went during a measurement: the training (the trainer's children, or the bare process), each
+    service and server of the stack, this benchmark, and the rest of the machine (other people's work)."""
+
+    SERVICES = ("trainer", "scheduler", "gateway", "dataset", "nats", "postgres", "s3")
+
+    def __init__(self, platform: Platform) -> None:
+        self.pids = platform.pids
+
+    def snapshot(self) -> dict[str, float]:
+        shot = {name: tree_cpu_s(pid) for name, pid in self.pids.items()}
+        trainer = self.pids.get("trainer")
+        if trainer is not None:
+            with contextlib.suppress(psutil.Error):
+                t = psutil.Process(trainer).cpu_times()
+                own = float(t.user + t.system)
+                shot["training child"], shot["trainer"] = shot["trainer"] - own, own
+        children = os.times()
+        shot["bare process"] = children.children_user + children.children_system
+        shot["bench"] = own_cpu_s()
+        shot["machine"] = machine_busy_s()
+        return shot
+
+    @classmethod
+    def describe(cls, spent: dict[str, float], training: str = "training child") -> str:
+        """One line: the training, the stack (by service), this benchmark, and the rest of the machine."""
+        stack = sum(spent.get(name, 0.0) for name in cls.SERVICES)
+        services = ", ".join(f"{name} {spent.get(name, 0.0):.2f}" for name in cls.SERVICES)
+        bench = spent.get("bench", 0.0)
+        return (
+            f"training {spent.get(training, 0.0):.1f}; stack {stack:.2f} ({services}); bench {bench:.2f};"
+            f" not ours {spent.get('other', 0.0):.1f} (machine busy {spent.get('machine', 0.0):.1f})"
+        )
+
+    @staticmethod
+    def used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        """CPU seconds per name between two snapshots, and `other`: the machine's busy time not accounted for."""
+        spent = {name: after[name] - before.get(name, 0.0) for name in after}
+        spent["other"] = spent["machine"] - sum(v for k, v in spent.items() if k != "machine")
+        return spent
 
 
 @contextlib.asynccontextmanager

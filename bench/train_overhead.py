@@ -18,8 +18,12 @@ as the child does (imgsz 64, static, onnxslim when installed).
 
 Starts its own stack (DevStack: nats-server, PostgreSQL, S3, dataset, scheduler, one CPU trainer, gateway) in a
 temporary folder and always stops it. Rounds alternate bare and Modelyard so that drift on a shared machine hits
-both; medians are reported. Prints a table, then one JSON line: {"bare_s", "modelyard_s", "ratio", ...}.
-Goal: ratio (Modelyard / bare) <= 1.03.
+both (MODELYARD_BENCH_ROUNDS, default 3; one untimed `import ultralytics` first warms the page cache); medians are
+reported. The machine is shared, so the table also says where the CPU went during each run: the training process,
+the stack's services and servers (idle ones during a bare run), and "not ours" (everything else on the machine:
+when that is large, both sides were slowed and the ratio is noise as much as overhead).
+
+Prints a table, then one JSON line: {"bare_s", "modelyard_s", "ratio", ...}. Goal: ratio (Modelyard / bare) <= 1.03.
 """
 
 from __future__ import annotations
@@ -32,10 +36,10 @@ BARE = sys.argv[1:2] == ["--bare"]
 # The bare child imports nothing of the platform (it would count against bare): only the stdlib from here on, the
 # rest inside the functions that run in the parent.
 import asyncio  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
@@ -47,7 +51,8 @@ if TYPE_CHECKING:
 elif not BARE:
     import _platform
 
-ROUNDS = int(os.environ.get("MODELYARD_BENCH_ROUNDS", "2"))
+SELF = Path(__file__).resolve()
+ROUNDS = int(os.environ.get("MODELYARD_BENCH_ROUNDS", "3"))
 TRAIN_IMAGES, VAL_IMAGES, IMAGE_PX = 40, 10, 64
 OVERRIDES: dict[str, Any] = {"epochs": 3, "imgsz": 64, "batch": 8, "workers": 0, "seed": 0, "device": "cpu"}
 # What the trainer's child (ultralytics_run.run) decides itself, whatever the config says.
@@ -104,9 +109,10 @@ class BareRun:
     finish_s: float  # → export done (final validation of best.pt, ONNX export)
     teardown_s: float  # → process exit
     epoch_times: list[float]
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by whom during the run (CpuMeter.used)
 
 
-def run_bare(work: Path, data_yaml: Path, config: dict[str, Any], index: int) -> BareRun:
+async def run_bare(work: Path, data_yaml: Path, config: dict[str, Any], index: int) -> BareRun:
     run_dir = work / f"bare-{index}"
     train_args = {
         # the child's defaults, then the resolved config, then what the child owns (ultralytics_run.run)
@@ -121,8 +127,6 @@ def run_bare(work: Path, data_yaml: Path, config: dict[str, Any], index: int) ->
         "exist_ok": True,
         "device": "cpu",
     }
-    import importlib.util
-
     spec = {
         "model": config["model"],
         "train_args": train_args,
@@ -135,15 +139,18 @@ def run_bare(work: Path, data_yaml: Path, config: dict[str, Any], index: int) ->
     args_file = run_dir / "args.json"
     args_file.write_text(json.dumps(spec))
     log = run_dir / "bare.log"
-    started = time.time()
     with log.open("wb") as out:
-        code = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--bare", str(args_file)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        ).returncode
-    ended = time.time()
+        started = time.time()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(SELF), "--bare", str(args_file), stdout=out, stderr=out
+        )
+        try:
+            code = await process.wait()
+            ended = time.time()
+        finally:
+            if process.returncode is None:  # interrupted: leave no process behind
+                process.kill()
+                await process.wait()
     if code != 0:
         raise RuntimeError(f"bare training exited {code}:\n{log.read_text()[-3000:]}")
     marks = json.loads((run_dir / "marks.json").read_text())
@@ -173,7 +180,10 @@ class ModelyardRun:
     finish_s: float  # last EpochReported → TrainingCompleted received (final val, export, exit, uploads)
     onnx_uploaded_s: float  # last EpochReported → CheckpointSaved(model.onnx)
     trainer_side_s: float  # job.started_at → job.finished_at (claim → the scheduler applied TrainingCompleted)
+    uploads: int  # CheckpointSaved events: files the trainer put in S3 (last.pt each epoch, best.pt, model.onnx)
+    upload_mb: float
     epoch_times: list[float] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 async def run_modelyard(
@@ -205,7 +215,8 @@ async def run_modelyard(
     )
     started = recorder.all(submitted.id, TrainingStarted)[0][1]
     epochs = [event for _, event in recorder.all(submitted.id, EpochReported)]
-    onnx = next(e for _, e in recorder.all(submitted.id, CheckpointSaved) if e.artifact.name == "model.onnx")
+    saved = [event for _, event in recorder.all(submitted.id, CheckpointSaved)]
+    onnx = next(e for e in saved if e.artifact.name == "model.onnx")
     claimed = _platform.timestamp(job["started_at"])
     last_epoch = max(epochs, key=lambda e: e.epoch).occurred_at.timestamp()
     t0 = submitted.sent_at
@@ -219,6 +230,8 @@ async def run_modelyard(
         finish_s=completed.received_at - last_epoch,
         onnx_uploaded_s=onnx.occurred_at.timestamp() - last_epoch,
         trainer_side_s=_platform.timestamp(job["finished_at"]) - claimed,
+        uploads=len(saved),
+        upload_mb=sum(e.artifact.size for e in saved) / 1e6,
         epoch_times=[e.epoch_time_s for e in sorted(epochs, key=lambda e: e.epoch) if e.epoch_time_s is not None],
     )
 
@@ -242,14 +255,27 @@ async def measure(platform: _platform.Platform) -> tuple[list[BareRun], list[Mod
         config = await _platform.resolved_config(http, OVERRIDES)
         recorder = _platform.EventRecorder()
         await recorder.subscribe(nc, "job.>", "telemetry.metrics.>")
+        # untimed: read torch and Ultralytics into the page cache, so that the first bare run is not the cold one
+        warm = await asyncio.create_subprocess_exec(sys.executable, "-c", "import ultralytics")
+        await warm.wait()
+        meter = _platform.CpuMeter(platform)
         for index in range(ROUNDS):  # interleaved, so drift on a shared machine hits both alike
-            bare.append(await asyncio.to_thread(run_bare, platform.work, data_yaml, config, index))
+            before = meter.snapshot()
+            bare.append(await run_bare(platform.work, data_yaml, config, index))
+            bare[-1].cpu = meter.used(before, meter.snapshot())
+            before = meter.snapshot()
             ours.append(await run_modelyard(http, recorder, version, index))
+            ours[-1].cpu = meter.used(before, meter.snapshot())
     return bare, ours, config
 
 
 def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def _cpu_line(runs: list[BareRun] | list[ModelyardRun], training: str) -> str:
+    names = {name for run in runs for name in run.cpu}
+    return _platform.CpuMeter.describe({n: _median([r.cpu.get(n, 0.0) for r in runs]) for n in names}, training)
 
 
 def report(bare: list[BareRun], ours: list[ModelyardRun], config: dict[str, Any]) -> None:
@@ -260,6 +286,7 @@ def report(bare: list[BareRun], ours: list[ModelyardRun], config: dict[str, Any]
         return _median([getattr(r, name) for r in ours])
 
     bare_s, ours_s = med_b("wall_s"), med_m("wall_s")
+    services = _platform.CpuMeter.SERVICES
     rows = [
         ("submit: POST → 202", "", med_m("submit_s")),
         ("submit → claimed by the trainer", "", med_m("to_claim_s")),
@@ -292,8 +319,11 @@ def report(bare: list[BareRun], ours: list[ModelyardRun], config: dict[str, Any]
         f"epoch time (Ultralytics' own, median): bare {bare_epoch:.2f} s, modelyard {our_epoch:.2f} s;"
         f" trainer side (started_at → finished_at) {med_m('trainer_side_s'):.2f} s;"
         f" status 'completed' seen {med_m('status_completed_s'):.2f} s after submit;"
-        f" ONNX in S3 {med_m('onnx_uploaded_s'):.2f} s after the last epoch"
+        f" ONNX in S3 {med_m('onnx_uploaded_s'):.2f} s after the last epoch;"
+        f" the trainer put {med_m('uploads'):.0f} files, {med_m('upload_mb'):.1f} MB, in S3 per job"
     )
+    print(f"CPU-s during the run (medians): bare: {_cpu_line(bare, 'bare process')}")
+    print(f"                                modelyard: {_cpu_line(ours, 'training child')}")
     per_bare, per_ours = (", ".join(f"{r.wall_s:.2f}" for r in runs) for runs in (bare, ours))
     print(f"total per round, bare: {per_bare}; modelyard: {per_ours}")
     ratio = ours_s / bare_s
@@ -320,8 +350,16 @@ def report(bare: list[BareRun], ours: list[ModelyardRun], config: dict[str, Any]
                 "bare_finish_s": round(med_b("finish_s") + med_b("teardown_s"), 3),
                 "trainer_side_s": round(med_m("trainer_side_s"), 3),
                 "status_completed_s": round(med_m("status_completed_s"), 3),
+                "uploads": med_m("uploads"),
+                "upload_mb": round(med_m("upload_mb"), 1),
                 "epoch_time_s": round(our_epoch, 3),
                 "bare_epoch_time_s": round(bare_epoch, 3),
+                "bare_training_cpu_s": round(_median([r.cpu.get("bare process", 0.0) for r in bare]), 2),
+                "training_cpu_s": round(_median([r.cpu.get("training child", 0.0) for r in ours]), 2),
+                "stack_cpu_s": round(_median([sum(r.cpu.get(n, 0.0) for n in services) for r in ours]), 2),
+                "bare_stack_cpu_s": round(_median([sum(r.cpu.get(n, 0.0) for n in services) for r in bare]), 2),
+                "other_cpu_s": round(_median([r.cpu.get("other", 0.0) for r in ours]), 2),
+                "bare_other_cpu_s": round(_median([r.cpu.get("other", 0.0) for r in bare]), 2),
                 "bare_rounds_s": [round(r.wall_s, 3) for r in bare],
                 "modelyard_rounds_s": [round(r.wall_s, 3) for r in ours],
             }
