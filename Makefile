@@ -35,7 +35,7 @@ contracts: install  ## regenerate proto/ from libs/contracts
 	$(PY) -m modelyard.contracts.generate proto
 
 bench: install
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -15,7 +15,9 @@ Handlers must be idempotent (use `inbox.claim`): a crash between effect and ack 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from faststream import AckPolicy
@@ -86,7 +88,8 @@ async def _deliver(broker: NatsBroker, spec: ConsumerSpec, fn: EventHandler, raw
         return
     with bound(event_id=str(event.event_id), correlation_id=event.correlation_id, consumer=spec.durable):
         try:
-            await fn(event)
+            async with _keeping_lease(raw, spec):
+                await fn(event)
         except RetryLater as retry:
             await raw.nak(delay=retry.delay_s)
             return
@@ -100,6 +103,26 @@ async def _deliver(broker: NatsBroker, spec: ConsumerSpec, fn: EventHandler, raw
             await raw.nak(delay=delay)
             return
     await raw.ack()
+
+
+@contextlib.asynccontextmanager
+async def _keeping_lease(raw: Msg, spec: ConsumerSpec) -> AsyncIterator[None]:
+    """A handler may run longer than AckWait (an import, say): keep telling the server it is in progress, so the
+    message is not handed to a second consumer while the first still works on it."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(spec.ack_wait_s / 3)
+            with contextlib.suppress(Exception):
+                await raw.in_progress()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _dead_letter(broker: NatsBroker, spec: ConsumerSpec, raw: Msg, reason: str) -> None:

@@ -38,7 +38,7 @@ IMPORTER = ConsumerSpec(
     streams.DATASETS.name,
     "dataset-importer",
     subjects.DATASET_UPLOAD_FINALIZED,
-    ack_wait_s=600.0,
+    ack_wait_s=30.0,  # kept alive by in_progress() while an import runs (runtime.consumer)
     max_deliver=3,
     backoff_s=(10.0, 60.0),
     max_ack_pending=4,

@@ -30,9 +30,10 @@ from modelyard.scheduler.errors import JobNotFound
 
 log = get_logger(__name__)
 
-REPORTS = ConsumerSpec(streams.JOBS.name, "scheduler-reports", subjects.TRAINING_REPORTS, ack_wait_s=30.0)
-METRICS = ConsumerSpec(streams.TELEMETRY.name, "scheduler-metrics", "telemetry.metrics.>", ack_wait_s=30.0)
-LOGS = ConsumerSpec(streams.TELEMETRY.name, "scheduler-logs", "telemetry.logs.>", ack_wait_s=30.0)
+# Applying a report takes milliseconds: a short AckWait bounds how late a delivery that went astray comes back.
+REPORTS = ConsumerSpec(streams.JOBS.name, "scheduler-reports", subjects.TRAINING_REPORTS, ack_wait_s=5.0)
+METRICS = ConsumerSpec(streams.TELEMETRY.name, "scheduler-metrics", "telemetry.metrics.>", ack_wait_s=5.0)
+LOGS = ConsumerSpec(streams.TELEMETRY.name, "scheduler-logs", "telemetry.logs.>", ack_wait_s=5.0)
 
 Report = (
     TrainingStarted

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -18,7 +19,6 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from modelyard.contracts import subjects
 from modelyard.contracts.api.training import Artifact, ClaimGranted
 from modelyard.contracts.envelope import Event
 from modelyard.contracts.events import (
@@ -56,14 +56,23 @@ def _sha256(path: Path) -> str:
 
 class Attempt:
     def __init__(
-        self, settings: Settings, nc: NatsClient, store: ObjectStore, grant: ClaimGranted, dispatch: Msg
+        self,
+        settings: Settings,
+        nc: NatsClient,
+        store: ObjectStore,
+        grant: ClaimGranted,
+        dispatch: Msg,
+        cancel: asyncio.Event,
     ) -> None:
+        """`cancel` is set when the job's cancel request arrives (the worker listens from before the claim)."""
         self.settings, self.nc, self.store, self.grant, self.dispatch = settings, nc, store, grant, dispatch
+        self.cancel = cancel
         self.js: JetStreamContext = nc.jetstream()
         self.workdir = settings.work_dir.resolve() / "jobs" / str(grant.job_id) / f"attempt-{grant.attempt}"
         self.cancelled = False
         self.artifacts: dict[str, Artifact] = {}
-        self.uploads: list[asyncio.Task[None]] = []
+        self.pending: dict[str, tuple[Path, int | None]] = {}  # newest file waiting to go up, per artifact name
+        self.uploaders: dict[str, asyncio.Task[None]] = {}
         self.completed: dict[str, Any] | None = None
         self.failure: str | None = None
         self.process: asyncio.subprocess.Process | None = None
@@ -88,7 +97,7 @@ class Attempt:
     async def run(self) -> str:
         """Returns the outcome: completed, failed or cancelled. The dispatch message is acked by the caller."""
         grant = self.grant
-        cancel_sub = await self.nc.subscribe(subjects.job_cancel(grant.job_id), cb=self._on_cancel)
+        watcher = asyncio.create_task(self._watch_cancel())
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             data = await dataset_yaml(
@@ -112,19 +121,22 @@ class Attempt:
             self.failure = f"{type(exc).__name__}: {exc}"
             outcome = "failed"
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-            await cancel_sub.unsubscribe()
+            for task in (heartbeat, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._report(outcome)
         return outcome
 
     async def _fetch_resume_point(self) -> Path | None:
+        """last.pt of the attempt before, and its best.pt beside it (so best keeps counting from there)."""
         if not self.grant.resume_key:
             return None
         target = self.workdir / "resume" / "last.pt"
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         await self.store.download(self.grant.resume_key, target)
+        if self.grant.resume_best_key:
+            await self.store.download(self.grant.resume_best_key, target.with_name("best.pt"))
         return target
 
     async def _train(self, command: list[str]) -> str:
@@ -142,7 +154,7 @@ class Attempt:
         assert process.stderr is not None
         await asyncio.gather(self._read_events(process.stdout), self._read_logs(process.stderr))
         code = await process.wait()
-        await asyncio.gather(*self.uploads)
+        await asyncio.gather(*self.uploaders.values())
         if self.cancelled:
             return "cancelled"
         if self.completed is not None and code == 0:
@@ -181,19 +193,31 @@ class Attempt:
                 )
             )
         elif kind == "checkpoint":
-            name = ARTIFACT_NAMES[str(event["kind"])]
-            self.uploads.append(asyncio.create_task(self._upload(name, Path(event["path"]), event.get("epoch"))))
+            self._queue_upload(ARTIFACT_NAMES[str(event["kind"])], Path(event["path"]), event.get("epoch"))
         elif kind == "exported":
-            self.uploads.append(asyncio.create_task(self._upload("model.onnx", Path(event["path"]), None)))
+            self._queue_upload("model.onnx", Path(event["path"]), None)
         elif kind == "completed":
             self.completed = event
         elif kind in ("failed", "cancelled"):
             self.failure = str(event.get("error") or kind)
 
+    def _queue_upload(self, name: str, path: Path, epoch: int | None) -> None:
+        """At most one upload per artifact runs; a newer checkpoint replaces the one still waiting, so a slow
+        object store costs skipped intermediate copies, never a backlog that slows training."""
+        self.pending[name] = (path, epoch)
+        running = self.uploaders.get(name)
+        if running is None or running.done():
+            self.uploaders[name] = asyncio.create_task(self._upload_newest(name))
+
+    async def _upload_newest(self, name: str) -> None:
+        while name in self.pending:
+            path, epoch = self.pending.pop(name)
+            await self._upload(name, path, epoch)
+
     async def _upload(self, name: str, path: Path, epoch: int | None) -> None:
         """Copy the file first: the trainer may overwrite last.pt with the next epoch while it uploads."""
         staged = path.with_name(f".{path.name}.upload-{time.monotonic_ns()}")
-        await asyncio.to_thread(staged.write_bytes, await asyncio.to_thread(path.read_bytes))
+        await asyncio.to_thread(shutil.copyfile, path, staged)
         try:
             sha = await asyncio.to_thread(_sha256, staged)
             stored = await self.store.put(artifact_key(self.grant.job_id, name), staged, expected_sha256=sha)
@@ -221,7 +245,8 @@ class Attempt:
             with contextlib.suppress(Exception):
                 await self.dispatch.in_progress()
 
-    async def _on_cancel(self, _: Msg) -> None:
+    async def _watch_cancel(self) -> None:
+        await self.cancel.wait()
         self.cancelled = True
         if self.process is not None and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):

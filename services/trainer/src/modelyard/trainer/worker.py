@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 
-from modelyard.contracts import envelope, streams
+from modelyard.contracts import envelope, streams, subjects
 from modelyard.contracts.api.training import Priority
 from modelyard.contracts.events import JobDispatched
 from modelyard.runtime import jetstream
@@ -81,6 +81,19 @@ class Worker:
             await msg.term()
             return
         delivery = msg.metadata.num_delivered or 1
+        cancel = asyncio.Event()
+
+        async def on_cancel(_: Msg) -> None:
+            cancel.set()
+
+        # listen before claiming: a cancel sent right after the claim must not slip past
+        listener = await self.nc.subscribe(subjects.job_cancel(dispatched.job_id), cb=on_cancel)
+        try:
+            await self._run(msg, dispatched, delivery, cancel)
+        finally:
+            await listener.unsubscribe()
+
+    async def _run(self, msg: Msg, dispatched: JobDispatched, delivery: int, cancel: asyncio.Event) -> None:
         with bound(job_id=str(dispatched.job_id), delivery=delivery):
             try:
                 grant = await claim(self.nc, dispatched.job_id, self.settings.trainer_id, delivery)
@@ -92,7 +105,7 @@ class Worker:
                 await msg.nak(delay=2)
                 return
             log.info("job.started", attempt=grant.attempt, resume=bool(grant.resume_key))
-            self.current = Attempt(self.settings, self.nc, self.store, grant, msg)
+            self.current = Attempt(self.settings, self.nc, self.store, grant, msg, cancel)
             try:
                 outcome = await self.current.run()
             finally:

@@ -207,4 +207,5 @@ class ClaimGranted(BaseModel):
     dataset_id: UUID
     dataset_version: int
     resume_key: str | None = Field(description="last.pt of an earlier attempt to resume from")
+    resume_best_key: str | None = Field(default=None, description="best.pt of the earlier attempts")
     metrics_so_far: int = 0

@@ -235,7 +235,8 @@ def register(broker: NatsBroker, deps: Deps) -> None:
             if job.status is JobStatus.RUNNING and claim.delivery == 1:
                 raise ClaimRefused(f"job {claim.job_id} is already running on {job['trainer_id']}", gone=True)
             attempt = job["attempt"] + 1
-            last = next((a for a in await jobs.artifacts(claim.job_id, conn) if a.name == "last.pt"), None)
+            saved = {a.name: a for a in await jobs.artifacts(claim.job_id, conn)}
+            last, best = saved.get("last.pt"), saved.get("best.pt")
             updated = await lifecycle.change(
                 conn,
                 jobs,
@@ -261,5 +262,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
             dataset_id=updated["dataset_id"],
             dataset_version=updated["dataset_version"],
             resume_key=last.key if last else None,
+            resume_best_key=best.key if best and last else None,
             metrics_so_far=updated["current_epoch"],
         )
