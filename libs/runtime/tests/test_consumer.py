@@ -135,3 +135,24 @@ async def test_retry_later_brings_the_event_back(nats_url: str, nc: NatsClient) 
         await broker.start()
         await _until(done)
     assert calls == 2
+
+
+async def test_a_handler_longer_than_ack_wait_keeps_its_message(nats_url: str, nc: NatsClient) -> None:
+    """An import can take minutes: the consumer keeps the lease, so no second delivery starts meanwhile."""
+    spec = ConsumerSpec("DATASETS", "slow-consumer", "dataset.>", ack_wait_s=1.0, max_deliver=3, backoff_s=(0.1,))
+    deliveries: list[int] = []
+    done = asyncio.Event()
+    broker = NatsBroker(nats_url, logger=None)
+
+    @event_consumer(broker, spec, batch_size=1)
+    async def handle(event: Event) -> None:
+        deliveries.append(1)
+        await asyncio.sleep(3.0)  # three AckWaits
+        done.set()
+
+    await _publish(nc, _event())
+    async with broker:
+        await broker.start()
+        await _until(done)
+        await asyncio.sleep(1.5)  # a redelivery would have come by now
+    assert deliveries == [1]
