@@ -5,6 +5,8 @@ invalid config and a stale report."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,9 +23,11 @@ import pytest
 
 from modelyard.client import synthetic
 from modelyard.client.uploader import upload_file
+from modelyard.contracts import streams
 from modelyard.contracts.api.datasets import DatasetCreate, Task
 from modelyard.contracts.api.uploads import UploadKind, UploadState
 from modelyard.contracts.events import TrainingCompleted, TrainingFailed
+from modelyard.runtime import jetstream
 from modelyard.runtime.db import open_pool
 
 from .conftest import Platform
@@ -309,3 +313,27 @@ async def test_a_trainer_takes_higher_priority_jobs_first(platform: Platform, tm
     second = await _wait(platform, low["id"], {"completed", "failed"})
     assert first["status"] == second["status"] == "completed"
     assert first["started_at"] < second["started_at"]
+
+
+async def test_a_job_whose_dispatch_ran_out_of_deliveries_fails_with_the_reason(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """Trainers that take the job and die each time (here: a consumer that never acks) exhaust MaxDeliver; the
+    scheduler fails the job instead of leaving it waiting forever, and clears the dead message."""
+    dataset_id, version = await _version(platform, tmp_path)
+    job = await _submit(platform, dataset_id, version)
+    spec = dataclasses.replace(streams.dispatch_consumer("cpu", "normal", lease_s=1.0), max_deliver=2)
+    nc = await nats.connect(platform.nats_url)
+    js = nc.jetstream()
+    await jetstream.ensure_consumer(js, spec)
+    sub = await js.pull_subscribe_bind(spec.durable, spec.stream)
+    for _ in range(2):  # taken twice, never finished
+        [msg] = await sub.fetch(1, timeout=10)
+        assert job["id"] in msg.data.decode()
+    with contextlib.suppress(nats.errors.TimeoutError, TimeoutError):  # trainers keep asking; nothing comes
+        await sub.fetch(1, timeout=3)
+    failed = await _wait(platform, job["id"], {"failed"}, limit_s=30)
+    assert "delivered 2 times" in (failed["error_message"] or "")
+    assert (await js.stream_info("DISPATCH")).state.messages == 0
+    await sub.unsubscribe()
+    await nc.close()

@@ -17,6 +17,7 @@ from modelyard.runtime.service import Resources, service_resources
 from modelyard.runtime.storage import ObjectStore
 from modelyard.scheduler import handlers
 from modelyard.scheduler.deps import Deps
+from modelyard.scheduler.lost import watch_lost_dispatches
 from modelyard.scheduler.reports import Reports, dispatch_due_retries
 from modelyard.scheduler.settings import SCHEMA, Settings
 
@@ -54,9 +55,11 @@ async def lifespan(settings: Settings) -> AsyncIterator[tuple[Resources, Deps]]:
         settings, schema=SCHEMA, migrations=load_migrations("modelyard.scheduler.migrations"), register=register
     ) as resources:
         task = asyncio.create_task(_retry_loop(made[0]), name="scheduler-retries")
+        advisories = await watch_lost_dispatches(made[0], resources.nc)
         try:
             yield resources, made[0]
         finally:
+            await advisories.unsubscribe()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
