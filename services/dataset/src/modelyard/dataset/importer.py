@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,17 @@ from faststream.nats import NatsBroker
 
 from modelyard.contracts import streams, subjects
 from modelyard.contracts.api.datasets import Dataset
-from modelyard.contracts.api.samples import Sample, SampleKind, SampleStatus
+from modelyard.contracts.api.samples import Sample, SampleKind
 from modelyard.contracts.api.uploads import UploadState
 from modelyard.contracts.envelope import Event
 from modelyard.contracts.events import SamplesAdded, UploadCompleted, UploadFailed, UploadFinalized
 from modelyard.contracts.storage import blob_key
 from modelyard.contracts.streams import ConsumerSpec
+from modelyard.dataset import domain
 from modelyard.dataset.deps import Deps
 from modelyard.dataset.errors import UploadHashMismatch
 from modelyard.dataset.imports import ImportFailed, ImportProblem, ImportResult, UploadKind, run_import
 from modelyard.dataset.quality import image_quality
-from modelyard.dataset.repository.samples import new_sample_id, status_after_labeling
 from modelyard.runtime import outbox
 from modelyard.runtime.consumer import event_consumer
 from modelyard.runtime.logging import get_logger
@@ -120,7 +119,6 @@ class Importer:
     async def _store(self, event: UploadFinalized, dataset: Dataset, result: ImportResult) -> None:
         deps = self.deps
         gate = asyncio.Semaphore(deps.settings.import_workers)
-        now = datetime.now(UTC)
 
         async def put(index: int) -> Sample:
             item = result.samples[index]
@@ -129,11 +127,8 @@ class Importer:
                 if not await deps.store.exists(blob_key(sha)):
                     await deps.store.put(blob_key(sha), item.file, content_type=item.media_type, expected_sha256=sha)
                 quality = await asyncio.to_thread(image_quality, item.file) if item.kind is SampleKind.IMAGE else None
-            status = status_after_labeling(SampleStatus.UNLABELED, item.labels, item.rating)
-            return Sample(
-                id=new_sample_id(),
-                dataset_id=dataset.id,
-                org_id=dataset.org_id,
+            return domain.new_sample(
+                dataset,
                 kind=item.kind,
                 sha256=sha,
                 size=item.file.stat().st_size,
@@ -141,13 +136,8 @@ class Importer:
                 labels=item.labels,
                 rating=item.rating,
                 split=item.split,
-                status=status,
-                quality=quality,
-                agreement=None,
-                annotation_count=0,
                 metadata=item.metadata,
-                created_at=now,
-                updated_at=now,
+                quality=quality,
             )
 
         samples = await asyncio.gather(*(put(i) for i in range(len(result.samples))))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from faststream.nats import NatsBroker
@@ -23,11 +23,11 @@ from modelyard.contracts.api.samples import (
 )
 from modelyard.contracts.events import SampleDeleted, SampleReviewed, SamplesAdded, SampleUpdated
 from modelyard.contracts.storage import blob_key
+from modelyard.dataset import domain
 from modelyard.dataset import labels as label_rules
 from modelyard.dataset.deps import Deps
 from modelyard.dataset.errors import BlobNotFound
 from modelyard.dataset.permissions import Action, require
-from modelyard.dataset.repository.samples import new_sample_id, status_after_labeling
 from modelyard.dataset.settings import QUEUE
 from modelyard.runtime import outbox
 from modelyard.runtime.audit import audit
@@ -60,12 +60,8 @@ def register(broker: NatsBroker, deps: Deps) -> None:
         async with deps.pool.acquire() as conn, conn.transaction():
             dataset = await deps.datasets.get_writable(conn, principal.org_id, spec.dataset_id)
             label_rules.check(spec.labels, dataset.task, dataset.class_names)
-            now = datetime.now(UTC)
-            status = status_after_labeling(SampleStatus.UNLABELED, spec.labels, spec.rating)
-            sample = Sample(
-                id=new_sample_id(),
-                dataset_id=dataset.id,
-                org_id=principal.org_id,
+            sample = domain.new_sample(
+                dataset,
                 kind=known["kind"],
                 sha256=spec.sha256,
                 size=known["size"],
@@ -73,18 +69,12 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                 labels=spec.labels,
                 rating=spec.rating,
                 split=spec.split,
-                status=status,
-                quality=None,
-                agreement=None,
-                annotation_count=0,
                 metadata=spec.metadata,
-                created_at=now,
-                updated_at=now,
             )
             inserted = await repo.insert_many(conn, [sample], upload_id=None)
             if not inserted:
                 raise Conflict(f"the dataset already holds a sample with sha256 {spec.sha256}")
-            if status is not SampleStatus.UNLABELED:
+            if sample.status is not SampleStatus.UNLABELED:
                 await repo.annotate(conn, sample, principal.actor, spec.labels, spec.rating)
                 sample = await repo.update(conn, sample.id, {"annotation_count": 1})
             await deps.datasets.recount(conn, dataset.id)
@@ -123,7 +113,7 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                 changes |= {
                     "labels": labels.model_dump(mode="json"),
                     "rating": rating,
-                    "status": status_after_labeling(sample.status, labels, rating).value,
+                    "status": domain.status_after_labeling(sample.status, labels, rating).value,
                     "annotation_count": len(everyone),
                     "agreement": label_rules.agreement(everyone),
                 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -17,7 +16,6 @@ from modelyard.contracts.api.samples import (
     SampleDetail,
     SampleList,
     SampleQuery,
-    SampleStatus,
 )
 from modelyard.dataset.errors import SampleNotFound
 from modelyard.runtime.db import fetch_page
@@ -187,14 +185,3 @@ class SampleRepository:
             rating,
         )
         return None if row is None else UUID(str(row["id"]))
-
-
-def new_sample_id() -> UUID:
-    return uuid.uuid4()
-
-
-def status_after_labeling(current: SampleStatus, labels: Labels, rating: float | None) -> SampleStatus:
-    """New labels need a new review: a verified or rejected sample goes back to labeled."""
-    if labels.empty and rating is None:
-        return SampleStatus.UNLABELED if current is SampleStatus.UNLABELED else current
-    return SampleStatus.LABELED
