@@ -337,3 +337,13 @@ async def test_a_job_whose_dispatch_ran_out_of_deliveries_fails_with_the_reason(
     assert (await js.stream_info("DISPATCH")).state.messages == 0
     await sub.unsubscribe()
     await nc.close()
+
+
+async def test_delete_removes_the_job_and_frees_its_quota_slot(platform: Platform, tmp_path: Path) -> None:
+    dataset_id, version = await _version(platform, tmp_path)
+    job = await _submit(platform, dataset_id, version)  # queued: it holds the free plan's one slot
+    async with platform.http.delete(f"{platform.url}/api/v1/training/jobs/{job['id']}", headers=platform.auth()) as r:
+        assert r.status == 200 and (await r.json())["id"] == job["id"]
+    async with platform.http.get(f"{platform.url}/api/v1/training/jobs/{job['id']}", headers=platform.auth()) as r:
+        assert r.status == 404
+    await _submit(platform, dataset_id, version)  # the slot is free again
