@@ -1,6 +1,6 @@
 """Events per second into one consumer, on the same pre-filled stream, in one run:
 
-- Modelyard: `runtime.consumer.event_consumer` (faststream batch pull, contracts envelope decoded into typed
+- Modelyard: `runtime.consumer.event_consumer` (nats-py batch pull, contracts envelope decoded into typed
   pydantic events, each acked on its own, DLQ/backoff logic on the path);
 - raw nats-py: pull fetch of 500 + ack, no decoding (the baseline);
 - for reference, a plain faststream subscriber typed with the event, one message per handler call.
@@ -33,7 +33,7 @@ from modelyard.contracts.events import DatasetCreated
 from modelyard.contracts.streams import ConsumerSpec
 from modelyard.embedded.nats import NatsServer
 from modelyard.runtime import jetstream
-from modelyard.runtime.consumer import event_consumer
+from modelyard.runtime.consumer import consuming, event_consumer
 
 EVENTS = 20_000
 ROUNDS = 3
@@ -89,11 +89,14 @@ async def _consume(url: str, register: Callable[[NatsBroker, Callable[[int], Non
             done.set()
 
     register(broker, count)
+    nc = await jetstream.connect(url, "bench-consumer")
     started = time.perf_counter()
-    await broker.start()
-    await asyncio.wait_for(done.wait(), 300)
-    elapsed = time.perf_counter() - started
+    await broker.start()  # faststream subscribers (the reference path)
+    async with consuming(broker, nc):  # modelyard event consumers
+        await asyncio.wait_for(done.wait(), 300)
+        elapsed = time.perf_counter() - started
     await broker.stop()
+    await nc.close()
     return EVENTS / elapsed
 
 

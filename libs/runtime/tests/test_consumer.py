@@ -1,4 +1,6 @@
 import asyncio
+import dataclasses
+import random
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,7 +14,7 @@ from modelyard.contracts.envelope import Event
 from modelyard.contracts.events import DatasetCreated
 from modelyard.contracts.streams import ConsumerSpec
 from modelyard.runtime import jetstream
-from modelyard.runtime.consumer import DLQ_REASON_HEADER, RetryLater, event_consumer
+from modelyard.runtime.consumer import DLQ_REASON_HEADER, RetryLater, consuming, event_consumer
 
 SPEC = ConsumerSpec("DATASETS", "test-consumer", "dataset.>", ack_wait_s=5, max_deliver=3, backoff_s=(0.05, 0.1))
 
@@ -60,8 +62,7 @@ async def test_typed_events_are_handled_and_acked(nats_url: str, nc: NatsClient)
             done.set()
 
     await _publish(nc, *events)
-    async with broker:
-        await broker.start()
+    async with consuming(broker, nc):
         await _until(done)
         await asyncio.sleep(0.2)
     assert got == events
@@ -86,8 +87,7 @@ async def test_a_failing_event_is_retried_up_to_max_deliver_then_dead_lettered(n
         survivor_seen.set()
 
     await _publish(nc, bad, good)
-    async with broker:
-        await broker.start()
+    async with consuming(broker, nc):
         await _until(survivor_seen)
         deadline = asyncio.get_running_loop().time() + 60  # generous: CI machines are shared
         while asyncio.get_running_loop().time() < deadline:
@@ -110,8 +110,7 @@ async def test_poison_message_goes_to_dlq_at_once_and_does_not_block_the_rest(na
 
     await nc.jetstream().publish("dataset.created", b"this is not json")
     await _publish(nc, _event())
-    async with broker:
-        await broker.start()
+    async with consuming(broker, nc):
         await _until(good_seen)
     [letter] = await _dead_letters(nc, 1)
     assert letter[DLQ_REASON_HEADER].startswith("undecodable")
@@ -131,8 +130,7 @@ async def test_retry_later_brings_the_event_back(nats_url: str, nc: NatsClient) 
         done.set()
 
     await _publish(nc, _event())
-    async with broker:
-        await broker.start()
+    async with consuming(broker, nc):
         await _until(done)
     assert calls == 2
 
@@ -151,8 +149,32 @@ async def test_a_handler_longer_than_ack_wait_keeps_its_message(nats_url: str, n
         done.set()
 
     await _publish(nc, _event())
-    async with broker:
-        await broker.start()
+    async with consuming(broker, nc):
         await _until(done)
         await asyncio.sleep(1.5)  # a redelivery would have come by now
     assert deliveries == [1]
+
+
+async def test_events_arriving_at_irregular_intervals_are_all_handled_promptly(nats_url: str, nc: NatsClient) -> None:
+    """Fetches that time out part-way must not drop what they already got (faststream's batch pull did)."""
+    rng = random.Random(7)
+    handled: list[float] = []
+    sent: dict[str, float] = {}
+    broker = NatsBroker(nats_url, logger=None)
+
+    @event_consumer(broker, dataclasses.replace(SPEC, durable="irregular", ack_wait_s=30))
+    async def handle(event: Event) -> None:
+        assert isinstance(event, DatasetCreated)
+        handled.append(asyncio.get_running_loop().time() - sent[event.name])
+
+    async with consuming(broker, nc):
+        for i in range(200):
+            event = _event(f"e{i}")
+            sent[event.name] = asyncio.get_running_loop().time()
+            await _publish(nc, event)
+            await asyncio.sleep(rng.choice([0, 0.001, 0.05, 0.099, 0.1, 0.101]))
+        await asyncio.sleep(2)
+    assert len(handled) == 200
+    assert max(handled) < 2.0  # none waited for a redelivery
+    info = await nc.jetstream().consumer_info("DATASETS", "irregular")
+    assert info.num_ack_pending == 0 and info.num_redelivered == 0

@@ -20,6 +20,7 @@ from nats.js import JetStreamContext
 from modelyard.contracts import subjects
 from modelyard.contracts.streams import ALL_STREAMS
 from modelyard.runtime import jetstream
+from modelyard.runtime.consumer import consuming
 from modelyard.runtime.db import open_pool
 from modelyard.runtime.logging import get_logger
 from modelyard.runtime.migrations import Migration, migrate, runtime_migrations
@@ -73,9 +74,10 @@ async def service_resources(
             relay = OutboxRelay(pool, js, schema)
             relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
             await broker.start()
-            log.info("service.started", service=name)
             try:
-                yield Resources(nc, js, broker, pool, relay)
+                async with consuming(broker, nc):
+                    log.info("service.started", service=name)
+                    yield Resources(nc, js, broker, pool, relay)
             finally:
                 await broker.stop()
                 relay_task.cancel()
