@@ -24,7 +24,7 @@ demo: install  ## start a throw-away stack, walk the thin flow through it, stop
 	$(PY) scripts/demo.py
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,6 +4,9 @@ bucket, so tests never see each other's data."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,3 +57,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if "ultralytics" in sys.modules:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print("\nultralytics was imported into the test process; import it only in child processes")  # noqa: T201
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Before pytest-timeout fails a stuck test (its traceback shows only threads), print every asyncio task's stack:
+    a hang in this suite is nearly always a task awaiting something that never comes."""
+    timeout = float(item.config.getini("timeout") or 0)
+    timer = threading.Timer(max(timeout - 15, 1), _print_asyncio_tasks, args=(item.nodeid,)) if timeout else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    try:
+        return (yield)
+    finally:
+        if timer:
+            timer.cancel()
+
+
+def _print_asyncio_tasks(nodeid: str) -> None:
+    out = sys.stderr
+    print(f"\n=== {nodeid} is still running; its asyncio tasks: ===", file=out)
+    # every loop's tasks (asyncio.all_tasks() needs to run inside the loop, and this runs in a timer thread)
+    for task in list(asyncio.tasks._all_tasks):  # type: ignore[attr-defined]
+        if not task.done():
+            task.print_stack(file=out)
+    out.flush()
