@@ -1,6 +1,6 @@
-"""A running platform for end-to-end tests: the dataset service and the gateway in this process, against the real
-nats-server, PostgreSQL and S3 the session started, with a bootstrapped super admin. `restart()` stops and starts
-both, as a deploy or a crash would, keeping all data."""
+"""A running platform for end-to-end tests: the dataset, scheduler and registry services and the gateway in this
+process, against the real nats-server, PostgreSQL and S3 the session started, with a bootstrapped super admin.
+`restart()` stops and starts them all, as a deploy or a crash would, keeping all data."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ from modelyard.embedded.s3 import S3Server
 from modelyard.gateway.app import create_app
 from modelyard.gateway.bootstrap import bootstrap
 from modelyard.gateway.settings import Settings as GatewaySettings
+from modelyard.registry.app import lifespan as registry_lifespan
+from modelyard.registry.deps import Deps as RegistryDeps
+from modelyard.registry.settings import Settings as RegistrySettings
 from modelyard.scheduler.app import lifespan as scheduler_lifespan
 from modelyard.scheduler.deps import Deps as SchedulerDeps
 from modelyard.scheduler.settings import Settings as SchedulerSettings
@@ -45,10 +48,12 @@ class Platform:
     gateway_settings: GatewaySettings
     dataset_settings: DatasetSettings
     scheduler_settings: SchedulerSettings
+    registry_settings: RegistrySettings
     work_dir: Path
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     trainers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     scheduler: SchedulerDeps | None = None
+    registry: RegistryDeps | None = None
 
     def auth(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.admin_key}"}
@@ -59,6 +64,7 @@ class Platform:
     async def start(self) -> None:
         await self._stack.enter_async_context(dataset_lifespan(self.dataset_settings))
         _, self.scheduler = await self._stack.enter_async_context(scheduler_lifespan(self.scheduler_settings))
+        _, self.registry = await self._stack.enter_async_context(registry_lifespan(self.registry_settings))
         runner = web.AppRunner(create_app(self.gateway_settings))
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
@@ -146,6 +152,19 @@ async def platform(database_url: str, nats_url: str, s3_server: S3Server, tmp_pa
         retry_backoff_s=(0.5, 1.0),
         retry_poll_s=0.2,
     )
+    registry_settings = RegistrySettings(
+        nats_url=nats_url,
+        database_url=database_url,
+        s3_endpoint=dataset_settings.s3_endpoint,
+        s3_access_key=dataset_settings.s3_access_key,
+        s3_secret_key=dataset_settings.s3_secret_key,
+        s3_bucket=dataset_settings.s3_bucket,
+        s3_region=dataset_settings.s3_region,
+        signing_key_path=tmp_path / "keys" / "release.pem",
+        create_signing_key=True,
+        work_dir=tmp_path / "registry",
+        measure_inference_runs=3,
+    )
     admin_key, _ = await bootstrap(gateway_settings, "default", tmp_path / "admin-token")
     async with aiohttp.ClientSession() as http:
         platform = Platform(
@@ -157,6 +176,7 @@ async def platform(database_url: str, nats_url: str, s3_server: S3Server, tmp_pa
             gateway_settings,
             dataset_settings,
             scheduler_settings,
+            registry_settings,
             tmp_path,
         )
         await platform.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
@@ -15,6 +16,19 @@ import httpx
 from modelyard.contracts.api.common import Health, VersionInfo
 from modelyard.contracts.api.datasets import Dataset, DatasetCreate, DatasetList, DatasetStats
 from modelyard.contracts.api.identity import Role, User, UserWithKey
+from modelyard.contracts.api.models import (
+    Comparison,
+    Lineage,
+    ModelList,
+    ModelStatus,
+    ModelVersion,
+    ModuleList,
+    RegistrySettings,
+    Release,
+    ReleaseDownload,
+    SigningKeys,
+    Transition,
+)
 from modelyard.contracts.api.problems import ProblemDetails
 from modelyard.contracts.api.samples import Sample, SampleList
 from modelyard.contracts.api.training import (
@@ -208,6 +222,140 @@ class ModelyardClient:
                 if message.type is aiohttp.WSMsgType.TEXT:
                     yield message.json()
 
+    # model registry
+
+    async def list_models(
+        self,
+        ai_module: str | None = None,
+        status: ModelStatus | None = None,
+        job_id: UUID | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> ModelList:
+        filters = {"ai_module": ai_module, "status": status.value if status else None, "job_id": job_id}
+        params: dict[str, str | int] = {k: str(v) for k, v in filters.items() if v is not None}
+        params |= {"limit": limit, "offset": offset}
+        return ModelList.model_validate(await self._request("GET", "/api/v1/models", params=params))
+
+    async def get_model(self, model_id: UUID) -> ModelVersion:
+        return ModelVersion.model_validate(await self._request("GET", f"/api/v1/models/{model_id}"))
+
+    async def update_model_notes(self, model_id: UUID, notes: str) -> ModelVersion:
+        path = f"/api/v1/models/{model_id}"
+        return ModelVersion.model_validate(await self._request("PATCH", path, json={"notes": notes}))
+
+    async def transition_model(self, model_id: UUID, transition: Transition, reason: str) -> ModelVersion:
+        """test, approve, reject or deprecate a version; every step says why."""
+        path = f"/api/v1/models/{model_id}/{transition.value}"
+        return ModelVersion.model_validate(await self._request("POST", path, json={"reason": reason}))
+
+    async def release_model(
+        self,
+        model_id: UUID,
+        reason: str,
+        expires_in_days: int | None = None,
+        platforms: list[str] | None = None,
+        hardware: list[str] | None = None,
+    ) -> Release:
+        """Sign and release an approved version (the server's defaults: 365 days, platforms and hardware "any")."""
+        options = {"expires_in_days": expires_in_days, "platforms": platforms or None, "hardware": hardware or None}
+        body = {"reason": reason} | {k: v for k, v in options.items() if v is not None}
+        path = f"/api/v1/models/{model_id}/release"
+        return Release.model_validate(await self._request("POST", path, json=body))
+
+    async def rollback_model(self, model_id: UUID, reason: str) -> Release:
+        """A new release, with a higher counter, of this older version."""
+        path = f"/api/v1/models/{model_id}/rollback"
+        return Release.model_validate(await self._request("POST", path, json={"reason": reason}))
+
+    async def set_default_model(self, model_id: UUID, reason: str) -> ModelVersion:
+        """Make this version its module's default (the fallback `revert_module` goes back to)."""
+        path = f"/api/v1/models/{model_id}/default"
+        return ModelVersion.model_validate(await self._request("POST", path, json={"reason": reason}))
+
+    async def model_lineage(self, model_id: UUID) -> Lineage:
+        return Lineage.model_validate(await self._request("GET", f"/api/v1/models/{model_id}/lineage"))
+
+    async def model_release(self, model_id: UUID) -> ReleaseDownload:
+        """The latest release of this version, with short-lived download URLs of its files and signature."""
+        return ReleaseDownload.model_validate(await self._request("GET", f"/api/v1/models/{model_id}/release"))
+
+    async def compare_models(self, a: UUID, b: UUID) -> Comparison:
+        params = {"a": str(a), "b": str(b)}
+        return Comparison.model_validate(await self._request("GET", "/api/v1/models/compare", params=params))
+
+    async def list_modules(self) -> ModuleList:
+        return ModuleList.model_validate(await self._request("GET", "/api/v1/registry/modules"))
+
+    async def revert_module(self, ai_module: str, reason: str) -> Release:
+        """Release the module's default model again, as a new release."""
+        path = f"/api/v1/registry/modules/{ai_module}/revert"
+        return Release.model_validate(await self._request("POST", path, json={"reason": reason}))
+
+    async def signing_keys(self) -> SigningKeys:
+        return SigningKeys.model_validate(await self._request("GET", "/api/v1/registry/keys"))
+
+    async def registry_settings(self) -> RegistrySettings:
+        return RegistrySettings.model_validate(await self._request("GET", "/api/v1/registry/settings"))
+
+    async def put_registry_settings(self, four_eyes: bool) -> RegistrySettings:
+        body = {"four_eyes": four_eyes}
+        return RegistrySettings.model_validate(await self._request("PUT", "/api/v1/registry/settings", json=body))
+
+    async def download_release(
+        self, model_id: UUID, directory: Path, *, release: ReleaseDownload | None = None
+    ) -> Path:
+        """Download the latest release of a version: its files into `directory` (created if missing), each checked
+        against the release's sha256, and its signature beside it as `<directory>.sig`, outside the directory
+        because the signed directory must hold exactly the release's files. Returns the signature's path.
+
+        `release`: the answer of `model_release(model_id)` if the caller already has it (its URLs are short-lived).
+        The URLs are presigned S3 URLs: they are fetched without this client's Authorization header.
+        Raises ValueError when a file is missing, misnamed or does not match its sha256."""
+        if release is None:
+            release = await self.model_release(model_id)
+        directory = await asyncio.to_thread(directory.resolve)
+        signature = directory.with_name(directory.name + ".sig")
+        expected = {file.name: file for file in release.files}
+        for name in release.urls.keys() | expected.keys():
+            if name in {"", ".", ".."} or Path(name).name != name or "\\" in name:
+                raise ValueError(f"release {release.counter} names an unsafe file {name!r}")
+        missing = sorted(expected.keys() - release.urls.keys())
+        if missing:
+            raise ValueError(f"release {release.counter} has no download URL for {', '.join(missing)}")
+        await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+        async with httpx.AsyncClient(timeout=self._http.timeout, follow_redirects=True) as s3:
+            for name, url in sorted(release.urls.items()):
+                digest, size = await _download(s3, self._http.base_url.join(url), directory / name)
+                file = expected.get(name)
+                if file is not None and (digest != file.sha256 or size != file.size):
+                    (directory / name).unlink(missing_ok=True)
+                    raise ValueError(
+                        f"{name}: downloaded {size} bytes with sha256 {digest}, "
+                        f"the release lists {file.size} bytes with sha256 {file.sha256}"
+                    )
+            await _download(s3, self._http.base_url.join(release.signature_url), signature)
+        return signature
+
     async def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """An unchecked request, for showing what the API answers to bad input."""
         return await self._http.request(method, path, **kwargs)
+
+
+async def _download(http: httpx.AsyncClient, url: httpx.URL, target: Path) -> tuple[str, int]:
+    """Stream `url` into `target` (through a temporary file beside it); returns its sha256 and size."""
+    part = target.with_name(f".{target.name}.part")
+    digest, size = hashlib.sha256(), 0
+    try:
+        async with http.stream("GET", url) as response:
+            response.raise_for_status()
+            fh = await asyncio.to_thread(part.open, "wb")
+            with fh:
+                async for chunk in response.aiter_bytes(1 << 20):
+                    fh.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+        part.replace(target)
+    finally:
+        part.unlink(missing_ok=True)
+    return digest.hexdigest(), size

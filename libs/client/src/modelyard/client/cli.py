@@ -1,5 +1,5 @@
 """The `modelyard` command: `dev up` runs the local stack; `events tail` follows a stream; `datasets ...` manages
-datasets and uploads (datasets_cli.py)."""
+datasets and uploads (datasets_cli.py); `models ...` the model registry (models_cli.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from rich.console import Console
 from modelyard.client import devstack, stackfile, training_cli
 from modelyard.client.datasets_cli import datasets_app
 from modelyard.client.events import tail
+from modelyard.client.models_cli import models_app
 from modelyard.client.training_cli import jobs_app
 from modelyard.contracts.envelope import Event
 
@@ -27,6 +28,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(events_app, name="events")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(models_app, name="models")
 app.command("train")(training_cli.train)
 app.command("trainer")(training_cli.trainer)
 err = Console(stderr=True, soft_wrap=True)

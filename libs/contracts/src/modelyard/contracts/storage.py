@@ -10,3 +10,8 @@ def blob_key(sha256: str) -> str:
 
 def manifest_key(sha256: str) -> str:
     return f"manifests/{sha256}.json"
+
+
+def release_key(org_id: object, ai_module: str, counter: int, name: str) -> str:
+    """A signed release's files: model.onnx and release.json, and the signature bundle beside them."""
+    return f"releases/{org_id}/{ai_module}/{counter}/{name}"

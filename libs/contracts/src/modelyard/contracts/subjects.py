@@ -28,6 +28,7 @@ TRAINING_COMPLETED = "job.training.completed"
 TRAINING_FAILED = "job.training.failed"
 TRAINING_CANCELLED = "job.training.cancelled"
 TRAINING_REPORTS = "job.training.>"
+JOB_SUCCEEDED = "job.succeeded"  # the scheduler accepted a completion: what the registry registers
 
 # DISPATCH stream (work queue): dispatch.<pool>.<priority>
 DISPATCH_ALL = "dispatch.>"
@@ -40,6 +41,10 @@ TELEMETRY_LOGS_TEMPLATE = "telemetry.logs.{job_id}"
 
 # MODELS stream
 MODELS_ALL = "model.>"
+MODEL_REGISTERED = "model.registered"
+MODEL_STATUS_TEMPLATE = "model.status.{status}"  # testing, approved, rejected, deprecated
+MODEL_RELEASED = "model.released"
+MODEL_DEFAULT_SET = "model.default.set"
 
 # EDGE stream
 EDGE_DEPLOY_ALL = "edge.deploy.>"
@@ -91,6 +96,21 @@ SVC_JOB_METRICS = "svc.scheduler.job_metrics"
 SVC_JOB_LOGS = "svc.scheduler.job_logs"
 SVC_JOB_CHECKPOINTS = "svc.scheduler.job_checkpoints"
 SVC_JOB_CLAIM = "svc.scheduler.job_claim"
+SVC_MODEL_LIST = "svc.registry.model_list"
+SVC_MODEL_GET = "svc.registry.model_get"
+SVC_MODEL_UPDATE = "svc.registry.model_update"
+SVC_MODEL_TRANSITION = "svc.registry.model_transition"  # test, approve, reject, deprecate
+SVC_MODEL_RELEASE = "svc.registry.model_release"
+SVC_MODEL_ROLLBACK = "svc.registry.model_rollback"
+SVC_MODEL_SET_DEFAULT = "svc.registry.model_set_default"
+SVC_MODEL_LINEAGE = "svc.registry.model_lineage"
+SVC_MODEL_RELEASE_GET = "svc.registry.release_get"
+SVC_MODEL_COMPARE = "svc.registry.model_compare"
+SVC_MODULE_LIST = "svc.registry.module_list"
+SVC_MODULE_REVERT = "svc.registry.module_revert"
+SVC_REGISTRY_KEYS = "svc.registry.keys"
+SVC_REGISTRY_SETTINGS_GET = "svc.registry.settings_get"
+SVC_REGISTRY_SETTINGS_PUT = "svc.registry.settings_put"
 SVC_HEALTH_TEMPLATE = "svc.{service}.health"  # every service answers here once it is ready
 
 

@@ -3,6 +3,7 @@ tables unqualified and can never touch another service's tables by accident."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -12,6 +13,9 @@ from typing import Any
 
 import asyncpg
 
+from modelyard.runtime.logging import get_logger
+
+log = get_logger(__name__)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -73,4 +77,14 @@ async def open_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int =
     try:
         yield pool
     finally:
-        await pool.close()
+        await close_pool(pool)
+
+
+async def close_pool(pool: asyncpg.Pool, timeout_s: float = 10.0) -> None:
+    """Close gracefully, but not forever: asyncpg's close waits for every acquired connection to come back, and a
+    stuck borrower would hold a shutdown (and a test run) indefinitely."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout_s)
+    except TimeoutError:
+        log.warning("db.pool_close_timed_out", timeout_s=timeout_s)
+        pool.terminate()

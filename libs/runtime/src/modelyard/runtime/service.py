@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -79,13 +79,21 @@ async def service_resources(
                     log.info("service.started", service=name)
                     yield Resources(nc, js, broker, pool, relay)
             finally:
-                await broker.stop()
+                await _bounded(broker.stop(), "broker.stop")
                 relay_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay_task
     finally:
-        await nc.close()
+        await _bounded(nc.close(), "nats.close")
         log.info("service.stopped", service=name)
+
+
+async def _bounded(step: Awaitable[None], what: str, timeout_s: float = 10.0) -> None:
+    """A shutdown step that cannot hold the process forever (a peer gone mid-flush, say)."""
+    try:
+        await asyncio.wait_for(step, timeout_s)
+    except TimeoutError:
+        log.warning("service.stop_step_timed_out", step=what, timeout_s=timeout_s)
 
 
 def _answer_health(broker: NatsBroker, name: str) -> None:

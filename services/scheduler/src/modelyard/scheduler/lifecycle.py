@@ -14,11 +14,45 @@ import asyncpg
 
 from modelyard.contracts.api.training import JobStatus, Pool, Priority
 from modelyard.contracts.envelope import Event
-from modelyard.contracts.events import EpochReported, JobDispatched, JobQueued, JobStatusChanged
+from modelyard.contracts.events import (
+    EpochReported,
+    JobDispatched,
+    JobQueued,
+    JobStatusChanged,
+    JobSucceeded,
+    TrainingCompleted,
+)
 from modelyard.runtime import outbox
 from modelyard.scheduler.repository import JobRepository, JobRow
 
 SCHEDULER = "service:scheduler"
+
+
+def succeeded(job: JobRow, report: TrainingCompleted) -> JobSucceeded:
+    """The fenced completion, with the job's own facts, for the registry."""
+    return report.caused(
+        JobSucceeded,
+        org_id=job["org_id"],
+        actor=SCHEDULER,
+        job_id=job["id"],
+        attempt=report.attempt,
+        name=job["name"],
+        ai_module=job["ai_module"],
+        framework=job["framework"],
+        task=job["task"],
+        submitted_by=job["created_by"],
+        model_version=job["model_version"],
+        artifacts=report.artifacts,
+        metrics=report.metrics,
+        best_epoch=report.best_epoch,
+        config=report.config,
+        dataset_id=report.dataset_id,
+        dataset_version=report.dataset_version,
+        manifest_sha256=report.manifest_sha256,
+        trainer_id=report.trainer_id or job["trainer_id"],
+        trainer_version=report.trainer_version,
+        framework_version=report.framework_version,
+    )
 
 
 def status_event(job: JobRow, correlation_id: str, cause: Event | None = None) -> JobStatusChanged:

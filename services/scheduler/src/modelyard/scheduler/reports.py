@@ -76,6 +76,7 @@ class Reports:
                 log.info("report.stale", job_id=str(report.job_id), attempt=report.attempt, current=job["attempt"])
                 return
             changes: dict[str, Any] = {}
+            extra: list[Event] = []
             cid = report.correlation_id
             match report:
                 case TrainingStarted():
@@ -108,6 +109,7 @@ class Reports:
                         "best_epoch": report.best_epoch or job["best_epoch"],
                         "metrics": report.metrics or job["metrics"],
                     }
+                    extra.append(lifecycle.succeeded(job, report))
                 case TrainingCancelled():
                     changes = {"status": JobStatus.CANCELLED.value, "finished_at": datetime.now(UTC)}
                 case TrainingFailed():
@@ -127,7 +129,7 @@ class Reports:
                             "error_message": report.error,
                             "finished_at": datetime.now(UTC),
                         }
-            await lifecycle.change(conn, jobs, job, changes, cid, cause=report)
+            await lifecycle.change(conn, jobs, job, changes, cid, *extra, cause=report)
 
 
 async def dispatch_due_retries(deps: Deps) -> int:

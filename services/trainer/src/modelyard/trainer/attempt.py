@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.metadata
 import json
 import shutil
 import signal
@@ -39,6 +40,7 @@ from modelyard.trainer.settings import Settings
 
 log = get_logger(__name__)
 E = TypeVar("E", bound=Event)
+TRAINER_VERSION = importlib.metadata.version("modelyard-trainer")
 ARTIFACT_NAMES = {"last": "last.pt", "best": "best.pt", "onnx": "model.onnx"}
 
 
@@ -267,6 +269,9 @@ class Attempt:
                     dataset_id=grant.dataset_id,
                     dataset_version=grant.dataset_version,
                     manifest_sha256=grant.manifest_sha256,
+                    trainer_id=self.settings.trainer_id,
+                    trainer_version=TRAINER_VERSION,
+                    framework_version=self.completed.get("framework_version"),
                 )
             )
         elif outcome == "cancelled":

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+
+
+def _semver(value: str) -> str:
+    if not _SEMVER.match(value):
+        raise ValueError("must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.4.0")
+    return value
+
+
+SemVer = Annotated[str, AfterValidator(_semver)]
 
 
 class VersionInfo(BaseModel):

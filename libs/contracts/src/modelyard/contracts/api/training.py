@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelyard.contracts.api.common import SemVer
 from modelyard.contracts.api.paging import PageQuery
 
 
@@ -78,6 +79,9 @@ class JobCreate(BaseModel):
     overrides: dict[str, Any] = Field(default_factory=dict)
     priority: Priority = Priority.NORMAL
     pool: Pool = Pool.CPU
+    model_version: SemVer | None = Field(
+        default=None, description="the version the trained model registers as; default: next minor of its module"
+    )
 
 
 class Artifact(BaseModel):

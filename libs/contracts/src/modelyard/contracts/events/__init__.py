@@ -12,6 +12,7 @@ from modelyard.contracts.events.dataset import (
     SampleUpdated,
 )
 from modelyard.contracts.events.identity import UserCreated
+from modelyard.contracts.events.model import DefaultModelSet, ModelRegistered, ModelReleased, ModelStatusChanged
 from modelyard.contracts.events.training import (
     CheckpointSaved,
     EpochReported,
@@ -19,6 +20,7 @@ from modelyard.contracts.events.training import (
     JobDispatched,
     JobQueued,
     JobStatusChanged,
+    JobSucceeded,
     LogsReported,
     TrainingCancelled,
     TrainingCompleted,
@@ -34,12 +36,17 @@ __all__ = [
     "DatasetCreated",
     "DatasetUpdated",
     "DatasetVersionPublished",
+    "DefaultModelSet",
     "EpochReported",
     "JobCancelRequested",
     "JobDispatched",
     "JobQueued",
     "JobStatusChanged",
+    "JobSucceeded",
     "LogsReported",
+    "ModelRegistered",
+    "ModelReleased",
+    "ModelStatusChanged",
     "SampleDeleted",
     "SampleReviewed",
     "SampleUpdated",

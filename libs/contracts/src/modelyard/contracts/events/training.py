@@ -90,6 +90,34 @@ class TrainingCompleted(Event):
     dataset_id: UUID
     dataset_version: int
     manifest_sha256: str
+    trainer_id: str | None = None
+    trainer_version: str | None = None
+    framework_version: str | None = None
+
+
+class JobSucceeded(Event):
+    """The scheduler accepted a completion from the job's current attempt: the fenced fact the registry registers
+    a model version from, with the job's own facts (module, submitter, requested version) beside the trainer's."""
+
+    subject: ClassVar[str] = subjects.JOB_SUCCEEDED
+    job_id: UUID
+    attempt: int
+    name: str
+    ai_module: str | None
+    framework: str
+    task: str
+    submitted_by: str
+    model_version: str | None = None
+    artifacts: list[Artifact]
+    metrics: dict[str, float]
+    best_epoch: int | None
+    config: dict[str, Any]
+    dataset_id: UUID
+    dataset_version: int
+    manifest_sha256: str
+    trainer_id: str | None = None
+    trainer_version: str | None = None
+    framework_version: str | None = None
 
 
 class TrainingFailed(Event):

@@ -101,6 +101,7 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                     "status": JobStatus.PENDING.value,
                     "total_epochs": int(config.values.get("epochs", 0)),
                     "created_by": principal.actor,
+                    "model_version": spec.model_version,
                 },
             )
             await outbox.enqueue(

@@ -97,6 +97,7 @@ class Completed(_Message):
     type: Literal["completed"] = "completed"
     best_epoch: int | None = None
     metrics: Metrics = Field(default_factory=dict)
+    framework_version: str | None = None  # e.g. "ultralytics 8.4.190", recorded in the model's lineage
 
 
 class Failed(_Message):

@@ -130,7 +130,13 @@ def run(spec: TrainJobSpec, writer: EventWriter, switch: CancelSwitch, bridge: E
     switch.check()  # one that came after the last batch
     best = Path(trainer.best) if Path(trainer.best).exists() else Path(trainer.last)
     _export(yolo(str(best), task=spec.task), int(_first(trainer.args.imgsz)), writer)
-    writer.emit(Completed(best_epoch=bridge.best_epoch or bridge.last_epoch, metrics=bridge.final_metrics))
+    writer.emit(
+        Completed(
+            best_epoch=bridge.best_epoch or bridge.last_epoch,
+            metrics=bridge.final_metrics,
+            framework_version=_version(),
+        )
+    )
 
 
 def _export(model: Any, imgsz: int, writer: EventWriter) -> None:
@@ -162,7 +168,7 @@ def _finish_from_checkpoint(spec: TrainJobSpec, ckpt: dict[str, Any], save_dir: 
     metrics: Metrics = clean_metrics(
         {k: v for k, v in (ckpt.get("train_metrics") or {}).items() if str(k).startswith("metrics/")}
     )
-    writer.emit(Completed(best_epoch=best_epoch, metrics=metrics))
+    writer.emit(Completed(best_epoch=best_epoch, metrics=metrics, framework_version=_version()))
 
 
 def _is_finished(ckpt: dict[str, Any]) -> bool:
@@ -238,3 +244,9 @@ def _exit(code: int) -> NoReturn:
 
 if __name__ == "__main__":
     _exit(main())
+
+
+def _version() -> str:
+    import ultralytics
+
+    return f"ultralytics {ultralytics.__version__}"

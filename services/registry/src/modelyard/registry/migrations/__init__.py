@@ -1,0 +1,1 @@
+"""Versioned SQL migrations of the registry schema, applied at start."""
