@@ -4,13 +4,18 @@ What it shows: health and version; a dataset created and read back over HTTP; th
 the DATASETS stream; bad input answered with ProblemDetails; a missing key answered with 401; new users and keys;
 then a YOLO dataset it generates uploaded (resumable, sha256-checked), imported, reviewed by a reviewer, published
 as an immutable version (twice: same manifest) and exported as an Ultralytics zip; then a YOLO model trained on it
-(2 epochs on the CPU) by the stack's trainer, watched live over the WebSocket, its checkpoints and ONNX listed.
+(2 epochs on the CPU) by the stack's trainer, watched live over the WebSocket, its checkpoints and ONNX listed;
+then the model registered as a draft version with lineage, refused release before approval and refused approval by
+its own submitter (four eyes), approved by a second admin, released signed, and verified with the stock
+`model_signing verify key` command (and refused once one byte of the model changes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from uuid import UUID
@@ -23,11 +28,14 @@ from modelyard.client.events import tail
 from modelyard.client.uploader import upload_file
 from modelyard.contracts.api.datasets import DatasetCreate, Task
 from modelyard.contracts.api.identity import Role
+from modelyard.contracts.api.models import ModelVersion, Transition
 from modelyard.contracts.api.training import ConfigMode, JobCreate
 from modelyard.contracts.api.uploads import UploadKind
 from modelyard.contracts.envelope import Event
 
 out = Console(highlight=False, soft_wrap=True)
+APPROVE = Transition.APPROVE
+DEMO_METRICS = ("precision", "recall", "f1", "map50", "inference_ms")
 
 
 async def walk(info: stackfile.StackInfo, token: str, workdir: Path) -> None:
@@ -64,7 +72,7 @@ async def datasets_flow(info: stackfile.StackInfo, token: str, reviewer_key: str
     """Bring data, review it, publish a version: what a user does before anything trains."""
     archive = synthetic.detect_zip(workdir / "parking.zip", train=12, val=4)
     async with ModelyardClient(info.gateway, token) as api:
-        dataset = await api.create_dataset(DatasetCreate(name="parking cameras", task=Task.DETECT))
+        dataset = await api.create_dataset(DatasetCreate(name="parking cameras", task=Task.DETECT, ai_module="parking"))
         out.print(f"[bold]9. dataset[/] {dataset.name!r} ({dataset.id})")
         upload = await upload_file(api, archive, dataset.id, UploadKind.YOLO_ZIP)
         out.print(
@@ -97,10 +105,11 @@ async def datasets_flow(info: stackfile.StackInfo, token: str, reviewer_key: str
     async for subject, event in tail(info.nats, "dataset.>", from_start=True, limit=8):
         name = event.event_type if isinstance(event, Event) else "?"
         out.print(f"    {subject:<28} {name}")
-    await training_flow(info, token, dataset.id, version.version)
+    job_id = await training_flow(info, token, dataset.id, version.version)
+    await registry_flow(info, token, job_id, workdir)
 
 
-async def training_flow(info: stackfile.StackInfo, token: str, dataset_id: UUID, version: int) -> None:
+async def training_flow(info: stackfile.StackInfo, token: str, dataset_id: UUID, version: int) -> UUID:
     """Train on the version (2 epochs on the CPU) and watch it live over the WebSocket."""
     overrides = {"epochs": 2, "imgsz": 64, "batch": 8, "workers": 0}
     async with ModelyardClient(info.gateway, token) as api:
@@ -130,6 +139,57 @@ async def training_flow(info: stackfile.StackInfo, token: str, dataset_id: UUID,
         for checkpoint in (await api.job_checkpoints(job.id)).checkpoints:
             digest = checkpoint.sha256[:16]
             out.print(f"[bold]17. artifact[/] {checkpoint.name:<11} {checkpoint.size:>11,} bytes sha256 {digest}…")
+    return job.id
+
+
+async def registry_flow(info: stackfile.StackInfo, token: str, job_id: UUID, workdir: Path) -> None:
+    """The trained model as a draft version with lineage; the approval gate (four eyes); a signed release that the
+    stock `model_signing` command verifies, and that fails verification once one byte changes."""
+    async with ModelyardClient(info.gateway, token) as api:
+        model = await _registered(api, job_id)
+        lineage = await api.model_lineage(model.id)
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(model.metrics.items()) if k in DEMO_METRICS)
+        out.print(f"[bold]18. model[/] {model.ai_module} {model.version} ({model.status.value}): {shown}")
+        out.print(
+            f"    lineage: job {lineage.job_id} attempt {lineage.attempt}, dataset v{lineage.dataset_version} "
+            f"manifest {lineage.manifest_sha256[:12]}…, config {lineage.config_sha256[:12]}…, "
+            f"{lineage.framework_version}"
+        )
+        for refused in (api.release_model(model.id, "ship it"), api.transition_model(model.id, APPROVE, "mine")):
+            try:
+                await refused
+            except ApiError as exc:
+                out.print(f"[bold]19. refused[/] → {exc.problem.status} {exc.problem.detail}")
+        admin = await api.create_user("olga", Role.ORG_ADMIN)
+    async with ModelyardClient(info.gateway, admin.api_key) as olga:
+        approved = await olga.transition_model(model.id, APPROVE, "mAP fine for the pilot")
+        out.print(f"[bold]20. approved[/] by olga (a second admin): {approved.status.value}")
+        release = await olga.release_model(model.id, "pilot on the parking cameras")
+        out.print(f"[bold]21. released[/] {release.version} as release #{release.counter}, key {release.key_id}")
+        folder = workdir / "release"
+        signature = await olga.download_release(model.id, folder)
+        public_key = workdir / "release-key.pem"
+        public_key.write_text((await olga.signing_keys()).keys[0].public_key_pem)
+    cli = str(Path(sys.executable).parent / "model_signing")
+    argv = [cli, "verify", "key", str(folder), "--public_key", str(public_key), "--signature", str(signature)]
+    ok = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: ASYNC221
+    verdict = "verified" if ok.returncode == 0 else ok.stderr
+    out.print(f"[bold]22. model_signing verify key {folder.name}[/] → {verdict}")
+    model_file = folder / "model.onnx"
+    data = bytearray(model_file.read_bytes())
+    data[len(data) // 2] ^= 1
+    model_file.write_bytes(bytes(data))
+    bad = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: ASYNC221
+    out.print(f"    one byte of model.onnx changed → {'REFUSED' if bad.returncode else 'verified?!'}")
+
+
+async def _registered(api: ModelyardClient, job_id: UUID) -> ModelVersion:
+    for _ in range(300):
+        page = await api.list_models(job_id=job_id)
+        if page.models:
+            return page.models[0]
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"the registry did not register job {job_id}")
 
 
 def main() -> None:

@@ -21,59 +21,13 @@ import httpx
 import nats
 import pytest
 
-from modelyard.client import synthetic
-from modelyard.client.uploader import upload_file
 from modelyard.contracts import streams
-from modelyard.contracts.api.datasets import DatasetCreate, Task
-from modelyard.contracts.api.uploads import UploadKind, UploadState
 from modelyard.contracts.events import TrainingCompleted, TrainingFailed
 from modelyard.runtime import jetstream
 from modelyard.runtime.db import open_pool
 
 from .conftest import Platform
-
-FAST = {"epochs": 2, "imgsz": 64, "batch": 8, "workers": 0, "device": "cpu", "seed": 0}
-
-
-async def _version(platform: Platform, tmp_path: Path) -> tuple[uuid.UUID, int]:
-    async with platform.client() as api:
-        dataset = await api.create_dataset(DatasetCreate(name=f"cars-{uuid.uuid4().hex[:6]}", task=Task.DETECT))
-        archive = synthetic.detect_zip(tmp_path / "cars.zip", train=16, val=4)
-        done = await api.wait_upload((await upload_file(api, archive, dataset.id, UploadKind.YOLO_ZIP)).id)
-        assert done.state is UploadState.COMPLETED, done.problems
-        version = await api.publish_version(dataset.id, include="all")
-    return dataset.id, version.version
-
-
-async def _submit(platform: Platform, dataset_id: uuid.UUID, version: int, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "name": "cars-yolo",
-        "dataset_id": str(dataset_id),
-        "dataset_version": version,
-        "mode": "developer",
-        "overrides": FAST | overrides,
-    }
-    async with platform.http.post(f"{platform.url}/api/v1/training/jobs", json=body, headers=platform.auth()) as r:
-        assert r.status == 202, await r.text()
-        job: dict[str, Any] = await r.json()
-        return job
-
-
-async def _job(platform: Platform, job_id: str) -> dict[str, Any]:
-    async with platform.http.get(f"{platform.url}/api/v1/training/jobs/{job_id}", headers=platform.auth()) as r:
-        assert r.status == 200
-        detail: dict[str, dict[str, Any]] = await r.json()
-        return detail["job"]
-
-
-async def _wait(platform: Platform, job_id: str, done: set[str], limit_s: float = 240) -> dict[str, Any]:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        job = await _job(platform, job_id)
-        if job["status"] in done:
-            return job
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"job {job_id} still {job['status']}")
+from .training_support import FAST, job_detail, published_version, submit, wait_job
 
 
 async def test_config_default_and_resolve_with_per_field_errors(platform: Platform) -> None:
@@ -99,9 +53,9 @@ async def test_config_default_and_resolve_with_per_field_errors(platform: Platfo
 
 @pytest.mark.slow
 async def test_job_trains_streams_live_and_stores_checkpoints_and_onnx(platform: Platform, tmp_path: Path) -> None:
-    dataset_id, version = await _version(platform, tmp_path)
+    dataset_id, version = await published_version(platform, tmp_path)
     await platform.spawn_trainer()
-    job = await _submit(platform, dataset_id, version)
+    job = await submit(platform, dataset_id, version)
     assert job["status"] in ("pending", "queued")
 
     updates: list[dict[str, Any]] = []
@@ -123,7 +77,7 @@ async def test_job_trains_streams_live_and_stores_checkpoints_and_onnx(platform:
     assert epochs[-2:] == [1, 2]
     assert any("metrics/mAP50(B)" in u["metrics"] for u in updates)
 
-    done = await _job(platform, job["id"])
+    done = await job_detail(platform, job["id"])
     assert done["current_epoch"] == 2 and done["progress_percent"] == 100.0 and done["best_epoch"] in (1, 2)
     async with platform.http.get(
         f"{platform.url}/api/v1/training/jobs/{job['id']}/metrics", headers=platform.auth()
@@ -150,9 +104,9 @@ async def test_job_trains_streams_live_and_stores_checkpoints_and_onnx(platform:
 async def test_a_killed_trainer_loses_the_job_to_another_that_resumes_from_last_pt(
     platform: Platform, tmp_path: Path
 ) -> None:
-    dataset_id, version = await _version(platform, tmp_path)
+    dataset_id, version = await published_version(platform, tmp_path)
     first = await platform.spawn_trainer(lease_s=4)
-    job = await _submit(platform, dataset_id, version, epochs=4)
+    job = await submit(platform, dataset_id, version, epochs=4)
     nc = await nats.connect(platform.nats_url)
     saved = asyncio.Event()
 
@@ -162,12 +116,12 @@ async def test_a_killed_trainer_loses_the_job_to_another_that_resumes_from_last_
 
     await nc.subscribe("job.training.checkpoint", cb=on_checkpoint)
     await asyncio.wait_for(saved.wait(), 180)  # epoch 1 done and last.pt in S3
-    running = await _job(platform, job["id"])
+    running = await job_detail(platform, job["id"])
     assert running["status"] == "running" and running["attempt"] == 1
     os.kill(first.pid, signal.SIGKILL)  # its training child dies with it
     await asyncio.to_thread(first.wait)
     await platform.spawn_trainer(lease_s=4)
-    done = await _wait(platform, job["id"], {"completed", "failed"})
+    done = await wait_job(platform, job["id"], {"completed", "failed"})
     await nc.close()
     assert done["status"] == "completed", done["error_message"]
     assert done["attempt"] == 2 and done["id"] == job["id"]
@@ -179,11 +133,11 @@ async def test_a_killed_trainer_loses_the_job_to_another_that_resumes_from_last_
 
 @pytest.mark.slow
 async def test_cancel_stops_the_running_trainer(platform: Platform, tmp_path: Path) -> None:
-    dataset_id, version = await _version(platform, tmp_path)
+    dataset_id, version = await published_version(platform, tmp_path)
     await platform.spawn_trainer()
-    job = await _submit(platform, dataset_id, version, epochs=200)
+    job = await submit(platform, dataset_id, version, epochs=200)
     deadline = time.monotonic() + 180
-    while (await _job(platform, job["id"]))["current_epoch"] < 1:
+    while (await job_detail(platform, job["id"]))["current_epoch"] < 1:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.2)
     async with platform.http.post(
@@ -191,7 +145,7 @@ async def test_cancel_stops_the_running_trainer(platform: Platform, tmp_path: Pa
     ) as r:
         assert r.status == 200
     started = time.monotonic()
-    cancelled = await _wait(platform, job["id"], {"cancelled", "failed", "completed"}, limit_s=30)
+    cancelled = await wait_job(platform, job["id"], {"cancelled", "failed", "completed"}, limit_s=30)
     assert cancelled["status"] == "cancelled"
     assert time.monotonic() - started < 10
     async with platform.http.post(
@@ -201,8 +155,8 @@ async def test_cancel_stops_the_running_trainer(platform: Platform, tmp_path: Pa
 
 
 async def test_quota_refuses_a_second_concurrent_job_on_the_free_plan(platform: Platform, tmp_path: Path) -> None:
-    dataset_id, version = await _version(platform, tmp_path)
-    await _submit(platform, dataset_id, version)  # no trainer: it stays queued, and counts
+    dataset_id, version = await published_version(platform, tmp_path)
+    await submit(platform, dataset_id, version)  # no trainer: it stays queued, and counts
     body = {"name": "two", "dataset_id": str(dataset_id), "dataset_version": version, "overrides": {"epochs": 1}}
     async with platform.http.post(f"{platform.url}/api/v1/training/jobs", json=body, headers=platform.auth()) as r:
         assert r.status == 429
@@ -210,7 +164,7 @@ async def test_quota_refuses_a_second_concurrent_job_on_the_free_plan(platform: 
 
 
 async def test_bad_job_input_gets_per_field_problems(platform: Platform, tmp_path: Path) -> None:
-    dataset_id, version = await _version(platform, tmp_path)
+    dataset_id, version = await published_version(platform, tmp_path)
     cases: list[tuple[dict[str, Any], str]] = [
         ({"overrides": {"epochs": -1}}, "overrides.epochs"),
         ({"mode": "user", "overrides": {"optimizer": "SGD"}}, "overrides.optimizer"),
@@ -228,8 +182,8 @@ async def test_bad_job_input_gets_per_field_problems(platform: Platform, tmp_pat
 
 
 async def test_a_report_from_a_stale_attempt_is_ignored(platform: Platform, tmp_path: Path) -> None:
-    dataset_id, version = await _version(platform, tmp_path)
-    job = await _submit(platform, dataset_id, version)  # no trainer: queued, attempt 0
+    dataset_id, version = await published_version(platform, tmp_path)
+    job = await submit(platform, dataset_id, version)  # no trainer: queued, attempt 0
     common: dict[str, Any] = {
         "correlation_id": "stale",
         "org_id": uuid.UUID(job["org_id"]),
@@ -259,13 +213,13 @@ async def test_a_report_from_a_stale_attempt_is_ignored(platform: Platform, tmp_
     while platform.scheduler.stale_reports < 2:
         assert time.monotonic() < deadline, "the reports were not processed"
         await asyncio.sleep(0.1)
-    after = await _job(platform, job["id"])
+    after = await job_detail(platform, job["id"])
     assert after["status"] == "queued" and after["error_message"] is None
 
 
 async def test_sse_streams_status_until_the_job_ends(platform: Platform, tmp_path: Path) -> None:
-    dataset_id, version = await _version(platform, tmp_path)
-    job = await _submit(platform, dataset_id, version)  # no trainer: it waits in the queue
+    dataset_id, version = await published_version(platform, tmp_path)
+    job = await submit(platform, dataset_id, version)  # no trainer: it waits in the queue
     events: list[dict[str, Any]] = []
     async with platform.http.get(
         f"{platform.url}/api/v1/training/jobs/{job['id']}/events", headers=platform.auth()
@@ -294,10 +248,10 @@ async def test_live_view_of_another_orgs_job_is_a_404(platform: Platform, tmp_pa
 
 @pytest.mark.slow
 async def test_a_trainer_takes_higher_priority_jobs_first(platform: Platform, tmp_path: Path) -> None:
-    dataset_id, version = await _version(platform, tmp_path)
+    dataset_id, version = await published_version(platform, tmp_path)
     async with open_pool(platform.database_url, "gateway") as pool:
         await pool.execute("UPDATE orgs SET plan = 'enterprise'")  # more than one job at a time
-    low = await _submit(platform, dataset_id, version, epochs=1)
+    low = await submit(platform, dataset_id, version, epochs=1)
     body = {
         "name": "urgent",
         "dataset_id": str(dataset_id),
@@ -309,8 +263,8 @@ async def test_a_trainer_takes_higher_priority_jobs_first(platform: Platform, tm
     async with platform.http.post(f"{platform.url}/api/v1/training/jobs", json=body, headers=platform.auth()) as r:
         high = await r.json()
     await platform.spawn_trainer()  # both wait in the queue; the high one was submitted last
-    first = await _wait(platform, high["id"], {"completed", "failed"})
-    second = await _wait(platform, low["id"], {"completed", "failed"})
+    first = await wait_job(platform, high["id"], {"completed", "failed"})
+    second = await wait_job(platform, low["id"], {"completed", "failed"})
     assert first["status"] == second["status"] == "completed"
     assert first["started_at"] < second["started_at"]
 
@@ -320,8 +274,8 @@ async def test_a_job_whose_dispatch_ran_out_of_deliveries_fails_with_the_reason(
 ) -> None:
     """Trainers that take the job and die each time (here: a consumer that never acks) exhaust MaxDeliver; the
     scheduler fails the job instead of leaving it waiting forever, and clears the dead message."""
-    dataset_id, version = await _version(platform, tmp_path)
-    job = await _submit(platform, dataset_id, version)
+    dataset_id, version = await published_version(platform, tmp_path)
+    job = await submit(platform, dataset_id, version)
     spec = dataclasses.replace(streams.dispatch_consumer("cpu", "normal", lease_s=1.0), max_deliver=2)
     nc = await nats.connect(platform.nats_url)
     js = nc.jetstream()
@@ -332,7 +286,7 @@ async def test_a_job_whose_dispatch_ran_out_of_deliveries_fails_with_the_reason(
         assert job["id"] in msg.data.decode()
     with contextlib.suppress(nats.errors.TimeoutError, TimeoutError):  # trainers keep asking; nothing comes
         await sub.fetch(1, timeout=3)
-    failed = await _wait(platform, job["id"], {"failed"}, limit_s=30)
+    failed = await wait_job(platform, job["id"], {"failed"}, limit_s=30)
     assert "delivered 2 times" in (failed["error_message"] or "")
     assert (await js.stream_info("DISPATCH")).state.messages == 0
     await sub.unsubscribe()
@@ -340,10 +294,10 @@ async def test_a_job_whose_dispatch_ran_out_of_deliveries_fails_with_the_reason(
 
 
 async def test_delete_removes_the_job_and_frees_its_quota_slot(platform: Platform, tmp_path: Path) -> None:
-    dataset_id, version = await _version(platform, tmp_path)
-    job = await _submit(platform, dataset_id, version)  # queued: it holds the free plan's one slot
+    dataset_id, version = await published_version(platform, tmp_path)
+    job = await submit(platform, dataset_id, version)  # queued: it holds the free plan's one slot
     async with platform.http.delete(f"{platform.url}/api/v1/training/jobs/{job['id']}", headers=platform.auth()) as r:
         assert r.status == 200 and (await r.json())["id"] == job["id"]
     async with platform.http.get(f"{platform.url}/api/v1/training/jobs/{job['id']}", headers=platform.auth()) as r:
         assert r.status == 404
-    await _submit(platform, dataset_id, version)  # the slot is free again
+    await submit(platform, dataset_id, version)  # the slot is free again

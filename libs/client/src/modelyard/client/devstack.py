@@ -102,6 +102,12 @@ class DevStack:
         }
         if name == "trainer":
             env |= {prefix + "WORK_DIR": str(self.root / "trainer"), prefix + "POOL": "cpu"}
+        if name == "registry":  # the dev stack makes its release signing key on first start, and keeps it
+            env |= {
+                prefix + "SIGNING_KEY_PATH": str(self.root / "keys" / "release-signing.pem"),
+                prefix + "CREATE_SIGNING_KEY": "true",
+                prefix + "WORK_DIR": str(self.root / "registry"),
+            }
         if name == "gateway":
             env |= {prefix + "HOST": self.gateway_host, prefix + "PORT": str(self.gateway_port)}
         return env

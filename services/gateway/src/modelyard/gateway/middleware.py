@@ -35,10 +35,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ServiceError as exc:
-        if exc.status >= 500:
-            log.warning("request.failed", status=exc.status, detail=exc.detail)
-        headers = {"WWW-Authenticate": 'Bearer realm="modelyard"'} if exc.status == 401 else None
-        return problems.respond(exc.problem(cid), instance=request.path, headers=headers)
+        problem = exc.problem(cid)  # a service's problem carries its own status
+        if problem.status >= 500:
+            log.warning("request.failed", status=problem.status, detail=exc.detail)
+        headers = {"WWW-Authenticate": 'Bearer realm="modelyard"'} if problem.status == 401 else None
+        return problems.respond(problem, instance=request.path, headers=headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
