@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from modelyard.trainer.frameworks import TrainJobSpec
-from modelyard.trainer.frameworks.protocol import EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED
+from modelyard.trainer.frameworks.protocol import EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED, Completed
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +94,7 @@ def test_detect_run_reports_each_epoch_its_checkpoints_and_a_working_onnx(finish
     completed = run.events[-1]
     assert completed.best_epoch in {1, 2}
     assert "metrics/mAP50-95(B)" in completed.metrics
+    assert isinstance(completed, Completed) and (completed.framework_version or "").startswith("ultralytics 8.")
     assert_offline(run.stderr_tail(200_000))
     settings = work / "ultralytics-config" / "Ultralytics"
     assert (settings / "settings.json").is_file()

@@ -109,7 +109,7 @@ class OutboxRelay:
             if listener is not None:
                 with contextlib.suppress(Exception):
                     await listener.remove_listener(self._channel, self._notified)
-                await self._pool.release(listener)
+                    await self._pool.release(listener, timeout=5)  # a connection that cannot reset is closed
 
     async def _listen(self) -> asyncpg.Connection:
         """Hold one pool connection for LISTEN for the relay's lifetime (size the pool for it)."""

@@ -242,11 +242,11 @@ def _exit(code: int) -> NoReturn:
     os._exit(code)
 
 
-if __name__ == "__main__":
-    _exit(main())
-
-
 def _version() -> str:
     import ultralytics
 
     return f"ultralytics {ultralytics.__version__}"
+
+
+if __name__ == "__main__":
+    _exit(main())
