@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from modelyard.contracts import subjects
 from modelyard.contracts.envelope import MSG_ID_HEADER, Event, decode
 from modelyard.contracts.streams import DLQ, ConsumerSpec
-from modelyard.runtime import jetstream
+from modelyard.runtime import jetstream, tasks
 from modelyard.runtime.logging import bound, get_logger
 
 log = get_logger(__name__)
@@ -75,9 +75,7 @@ class EventConsumer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks.stop(self._task)
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()

@@ -5,7 +5,6 @@ SIGINT, stop them in reverse order."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,7 +18,7 @@ from nats.js import JetStreamContext
 
 from modelyard.contracts import subjects
 from modelyard.contracts.streams import ALL_STREAMS
-from modelyard.runtime import jetstream
+from modelyard.runtime import jetstream, tasks
 from modelyard.runtime.consumer import consuming
 from modelyard.runtime.db import open_pool
 from modelyard.runtime.logging import get_logger
@@ -80,9 +79,7 @@ async def service_resources(
                     yield Resources(nc, js, broker, pool, relay)
             finally:
                 await _bounded(broker.stop(), "broker.stop")
-                relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
+                await tasks.stop(relay_task)
     finally:
         await _bounded(nc.close(), "nats.close")
         log.info("service.stopped", service=name)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from modelyard.contracts.api.uploads import UploadState
 from modelyard.contracts.events import UploadExpired
 from modelyard.dataset.deps import Deps
-from modelyard.runtime import outbox
+from modelyard.runtime import outbox, tasks
 from modelyard.runtime.logging import get_logger
 
 log = get_logger(__name__)
@@ -59,6 +59,4 @@ async def sweeping(deps: Deps) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await tasks.stop(task)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
 from faststream.nats import NatsBroker
 
+from modelyard.runtime import tasks
 from modelyard.runtime.logging import get_logger
 from modelyard.runtime.migrations import load_migrations
 from modelyard.runtime.rpc import RpcClient
@@ -60,6 +60,4 @@ async def lifespan(settings: Settings) -> AsyncIterator[tuple[Resources, Deps]]:
             yield resources, made[0]
         finally:
             await advisories.unsubscribe()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await tasks.stop(task)

@@ -31,6 +31,7 @@ from modelyard.contracts.events import (
     TrainingFailed,
     TrainingStarted,
 )
+from modelyard.runtime import tasks
 from modelyard.runtime.logging import get_logger
 from modelyard.runtime.processes import die_with_parent
 from modelyard.runtime.storage import ObjectStore
@@ -124,9 +125,7 @@ class Attempt:
             outcome = "failed"
         finally:
             for task in (heartbeat, watcher):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await tasks.stop(task)
         await self._report(outcome)
         return outcome
 

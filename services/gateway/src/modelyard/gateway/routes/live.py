@@ -9,6 +9,7 @@ import json
 from aiohttp import WSMsgType, web
 
 from modelyard.gateway.live import job_updates
+from modelyard.runtime import tasks
 
 routes = web.RouteTableDef()
 
@@ -34,9 +35,7 @@ async def training_socket(request: web.Request) -> web.StreamResponse:
             await ws.send_json(update)
     finally:
         await updates.aclose()
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
+        await tasks.stop(listener)
         await ws.close()
     return ws
 
