@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MEMBERS := libs/contracts libs/runtime libs/embedded libs/client services/gateway services/dataset \
-	services/scheduler services/trainer services/registry services/edge
+	services/scheduler services/trainer services/registry services/distribution \
+	services/edge
 STAMP := $(VENV)/.installed
 
 .PHONY: install dev demo test lint contracts bench clean

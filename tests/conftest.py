@@ -1,6 +1,6 @@
-"""A running platform for end-to-end tests: the dataset, scheduler and registry services and the gateway in this
-process, against the real nats-server, PostgreSQL and S3 the session started, with a bootstrapped super admin.
-`restart()` stops and starts them all, as a deploy or a crash would, keeping all data."""
+"""A running platform for end-to-end tests: the dataset, scheduler, registry and distribution services and the
+gateway in this process, against the real nats-server, PostgreSQL and S3 the session started, with a bootstrapped
+super admin. `restart()` stops and starts them all, as a deploy or a crash would, keeping all data."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from modelyard.contracts import subjects
 from modelyard.contracts.api.identity import Role
 from modelyard.dataset.app import lifespan as dataset_lifespan
 from modelyard.dataset.settings import Settings as DatasetSettings
+from modelyard.distribution.app import lifespan as distribution_lifespan
+from modelyard.distribution.settings import Settings as DistributionSettings
 from modelyard.embedded.ports import free_port
 from modelyard.embedded.s3 import S3Server
 from modelyard.gateway.app import create_app
@@ -49,6 +51,7 @@ class Platform:
     dataset_settings: DatasetSettings
     scheduler_settings: SchedulerSettings
     registry_settings: RegistrySettings
+    distribution_settings: DistributionSettings
     work_dir: Path
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     trainers: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -65,6 +68,7 @@ class Platform:
         await self._stack.enter_async_context(dataset_lifespan(self.dataset_settings))
         _, self.scheduler = await self._stack.enter_async_context(scheduler_lifespan(self.scheduler_settings))
         _, self.registry = await self._stack.enter_async_context(registry_lifespan(self.registry_settings))
+        await self._stack.enter_async_context(distribution_lifespan(self.distribution_settings))
         runner = web.AppRunner(create_app(self.gateway_settings))
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
@@ -165,6 +169,17 @@ async def platform(database_url: str, nats_url: str, s3_server: S3Server, tmp_pa
         work_dir=tmp_path / "registry",
         measure_inference_runs=3,
     )
+    distribution_settings = DistributionSettings(
+        nats_url=nats_url,
+        database_url=database_url,
+        s3_endpoint=dataset_settings.s3_endpoint,
+        s3_access_key=dataset_settings.s3_access_key,
+        s3_secret_key=dataset_settings.s3_secret_key,
+        s3_bucket=dataset_settings.s3_bucket,
+        s3_region=dataset_settings.s3_region,
+        retry_backoff_s=(0.5, 1.0),
+        retry_poll_s=0.2,
+    )
     admin_key, _ = await bootstrap(gateway_settings, "default", tmp_path / "admin-token")
     async with aiohttp.ClientSession() as http:
         platform = Platform(
@@ -177,6 +192,7 @@ async def platform(database_url: str, nats_url: str, s3_server: S3Server, tmp_pa
             dataset_settings,
             scheduler_settings,
             registry_settings,
+            distribution_settings,
             tmp_path,
         )
         await platform.start()

@@ -111,6 +111,15 @@ SVC_MODULE_REVERT = "svc.registry.module_revert"
 SVC_REGISTRY_KEYS = "svc.registry.keys"
 SVC_REGISTRY_SETTINGS_GET = "svc.registry.settings_get"
 SVC_REGISTRY_SETTINGS_PUT = "svc.registry.settings_put"
+SVC_ENROLLMENT_TOKEN_CREATE = "svc.distribution.enrollment_token_create"  # noqa: S105 - a subject
+SVC_DEVICE_ENROLL = "svc.distribution.device_enroll"
+SVC_DEVICE_LIST = "svc.distribution.device_list"
+SVC_DEVICE_GET = "svc.distribution.device_get"
+SVC_DEPLOYMENT_CREATE = "svc.distribution.deployment_create"
+SVC_DEPLOYMENT_GET = "svc.distribution.deployment_get"
+SVC_DEPLOYMENT_LIST = "svc.distribution.deployment_list"
+SVC_DEPLOYMENT_PAUSE = "svc.distribution.deployment_pause"
+SVC_DEPLOYMENT_RESUME = "svc.distribution.deployment_resume"
 SVC_HEALTH_TEMPLATE = "svc.{service}.health"  # every service answers here once it is ready
 
 
@@ -151,3 +160,15 @@ def matches(pattern: str, subject: str) -> bool:
         if i >= len(got) or (part != "*" and part != got[i]):
             return False
     return len(want) == len(got)
+
+
+def edge_deploy(org_id: object, device_id: object) -> str:
+    return EDGE_DEPLOY_TEMPLATE.format(org_id=org_id, device_id=device_id)
+
+
+def edge_status(device_id: object) -> str:
+    return EDGE_STATUS_TEMPLATE.format(device_id=device_id)
+
+
+def edge_heartbeat(device_id: object) -> str:
+    return EDGE_HEARTBEAT_TEMPLATE.format(device_id=device_id)

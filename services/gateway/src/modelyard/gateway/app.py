@@ -10,7 +10,18 @@ from faststream.nats import NatsBroker
 
 from modelyard.gateway import context, middleware
 from modelyard.gateway.repository import IdentityRepository
-from modelyard.gateway.routes import datasets, live, models, samples, system, training, uploads, users, versions
+from modelyard.gateway.routes import (
+    datasets,
+    devices,
+    live,
+    models,
+    samples,
+    system,
+    training,
+    uploads,
+    users,
+    versions,
+)
 from modelyard.gateway.settings import SCHEMA, Settings
 from modelyard.runtime.migrations import load_migrations
 from modelyard.runtime.rpc import RpcClient
@@ -42,6 +53,6 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[context.SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
-    for module in (system, users, datasets, uploads, samples, versions, training, models, live):
+    for module in (system, users, datasets, uploads, samples, versions, training, models, devices, live):
         app.add_routes(module.routes)
     return app

@@ -15,7 +15,7 @@ from modelyard.runtime.problems import ServiceError, Unauthorized
 log = get_logger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PROTECTED_PREFIXES = ("/api/v1/", "/ws/")
-PUBLIC_PATHS = frozenset({"/api/v1/version"})
+PUBLIC_PATHS = frozenset({"/api/v1/version", "/api/v1/devices/enroll"})  # enroll: the body's one-time token
 
 
 @web.middleware

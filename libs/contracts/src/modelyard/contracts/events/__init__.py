@@ -11,6 +11,7 @@ from modelyard.contracts.events.dataset import (
     SamplesAdded,
     SampleUpdated,
 )
+from modelyard.contracts.events.edge import DeployRequested, DeviceHeartbeat, DeviceStatusReported
 from modelyard.contracts.events.identity import UserCreated
 from modelyard.contracts.events.model import DefaultModelSet, ModelRegistered, ModelReleased, ModelStatusChanged
 from modelyard.contracts.events.training import (
@@ -37,6 +38,9 @@ __all__ = [
     "DatasetUpdated",
     "DatasetVersionPublished",
     "DefaultModelSet",
+    "DeployRequested",
+    "DeviceHeartbeat",
+    "DeviceStatusReported",
     "EpochReported",
     "JobCancelRequested",
     "JobDispatched",

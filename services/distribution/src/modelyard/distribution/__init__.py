@@ -1,0 +1,1 @@
+"""Distribution: device enrollment, deployments of released models, staged rollouts."""
