@@ -59,5 +59,5 @@ def verify(directory: Path, signature: Path, public_key: Path) -> None:
     try:
         config = verifying.Config()  # type: ignore[no-untyped-call]
         config.use_elliptic_key_verifier(public_key=public_key).verify(directory, signature)
-    except Exception as exc:  # noqa: BLE001 - ValueError mostly, but also KeyError and InvalidSignature: all refusals
+    except Exception as exc:  # ValueError mostly, but also KeyError and InvalidSignature: all refusals
         raise SignatureInvalid(f"{type(exc).__name__}: {exc}") from exc
