@@ -21,8 +21,11 @@ from .conftest import Platform
 from .registry_support import complete_job, registered
 
 
-async def released_model(platform: Platform, ai_module: str = "vehicles") -> ModelVersion:
-    model = await registered(platform, (await complete_job(platform, ai_module=ai_module)).job_id)
+async def released_model(
+    platform: Platform, ai_module: str = "vehicles", onnx_model: bytes | None = None
+) -> ModelVersion:
+    completed = await complete_job(platform, ai_module=ai_module, onnx_model=onnx_model)
+    model = await registered(platform, completed.job_id)
     async with platform.client() as api:
         await api.put_registry_settings(four_eyes=False)
         await api.transition_model(model.id, Transition.APPROVE, "fine")

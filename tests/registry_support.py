@@ -47,12 +47,13 @@ async def complete_job(
     model_version: str | None = None,
     job_id: uuid.UUID | None = None,
     scale: float = 1.0,
+    onnx_model: bytes | None = None,
 ) -> JobSucceeded:
     """Publish what the scheduler publishes when a job's current attempt completes."""
     s = platform.dataset_settings
     store = ObjectStore(s.s3_endpoint, s.s3_access_key, s.s3_secret_key.get_secret_value(), s.s3_bucket)
     job_id = job_id or uuid.uuid4()
-    data = tiny_onnx(scale)
+    data = onnx_model or tiny_onnx(scale)
     key = f"jobs/{job_id}/model.onnx"
     await store.put(key, data)
     async with platform.client() as api:

@@ -1,5 +1,5 @@
-"""`modelyard dev up` as a user runs it: start, create a dataset, stop with SIGTERM, start again on the same data;
-the dataset is still there and no process outlives a stop."""
+"""`modelyard dev up` as a user runs it: start (with one enrolled edge agent), create a dataset, stop with SIGTERM,
+start again on the same data; the dataset and the device are still there and no process outlives a stop."""
 
 from __future__ import annotations
 
@@ -67,7 +67,11 @@ def test_dev_stack_keeps_data_across_restarts_and_leaves_no_process(tmp_path: Pa
         token_file = root / "admin-token"
         assert oct(token_file.stat().st_mode & 0o777) == "0o600"
         token = token_file.read_text().strip()
-        assert set(stack["pids"]) >= {"nats", "postgres", "s3", "gateway", "dataset"}
+        assert set(stack["pids"]) >= {"nats", "postgres", "s3", "gateway", "dataset", "registry", "dev-edge-1"}
+        agent = stack["edge_agents"]["dev-edge-1"]
+        with urllib.request.urlopen(f"{agent}/healthz", timeout=10) as response:  # noqa: S310 - loopback
+            assert json.loads(response.read())["device"] == "dev-edge-1"
+        (device,) = _call(stack, token, "GET", "/api/v1/devices")["devices"]
         dataset = _call(stack, token, "POST", "/api/v1/datasets", {"name": "kept", "task": "segment"})
         tail = subprocess.run(
             [CLI, "events", "tail", "dataset.>", "--from-start", "--limit", "1", "--json"],
@@ -87,5 +91,8 @@ def test_dev_stack_keeps_data_across_restarts_and_leaves_no_process(tmp_path: Pa
         assert (root / "admin-token").read_text().strip() == token  # same key, same data
         again = _call(stack, token, "GET", f"/api/v1/datasets/{dataset['id']}")
         assert again == dataset
+        devices = _call(stack, token, "GET", "/api/v1/devices")["devices"]
+        assert [d["id"] for d in devices] == [device["id"]]  # the agent came back as itself, not enrolled again
+        assert stack["edge_agents"]["dev-edge-1"] == agent
     finally:
         _down(proc, stack)

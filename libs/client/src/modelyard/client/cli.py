@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -31,6 +32,17 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
 app.command("train")(training_cli.train)
 app.command("trainer")(training_cli.trainer)
+
+
+@app.command(
+    "edge-agent", context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+)
+def edge_agent(ctx: typer.Context) -> None:
+    """Run an edge agent (python -m modelyard.edge) in this terminal; `modelyard edge-agent --help` for options."""
+    argv = [sys.executable, "-m", "modelyard.edge", *ctx.args]
+    os.execv(sys.executable, argv)  # noqa: S606 - our own module, no shell
+
+
 err = Console(stderr=True, soft_wrap=True)
 
 

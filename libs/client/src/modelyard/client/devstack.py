@@ -31,6 +31,7 @@ from modelyard.embedded.stack import EmbeddedStack
 # Services in start order; the gateway last, once the services behind it answer. Only installed ones start.
 SERVICES = ("dataset", "scheduler", "trainer", "registry", "distribution", "gateway")
 DATABASE = "modelyard"
+EDGE_AGENT = "dev-edge-1"
 PORTS_FILE = "ports.json"
 
 
@@ -52,7 +53,8 @@ class DevStack:
             raise
 
     def _start(self) -> stackfile.StackInfo:
-        self.servers = EmbeddedStack(self.root, fsync=True, ports=self._ports())
+        servers = {k: v for k, v in self._ports().items() if k != EDGE_AGENT}
+        self.servers = EmbeddedStack(self.root, fsync=True, ports=servers)
         self.servers.start()
         self._remember_ports()
         self.servers.postgres.create_database(DATABASE, exist_ok=True)  # there already on a restart
@@ -62,15 +64,19 @@ class DevStack:
                 self._start_service(name)
         nats_url = self.servers.nats.url
         for name, proc in self.services.items():
-            if name != "gateway":
+            if name not in ("gateway", EDGE_AGENT):
                 proc.wait_ready(functools.partial(_answers, nats_url, name), 60, proc.name)
         gateway = f"http://{self.gateway_host}:{self.gateway_port}"
         self._wait_http(f"{gateway}/healthz", self.services["gateway"])
+        edge_agents = {}
+        if importlib.util.find_spec("modelyard.edge") is not None and "distribution" in self.services:
+            edge_agents[EDGE_AGENT] = self._start_edge_agent(gateway)
         info = stackfile.StackInfo(
             gateway=gateway,
             nats=self.servers.nats.url,
             s3=self.servers.s3.endpoint,
             postgres=self.servers.postgres.dsn_for(DATABASE),
+            edge_agents=edge_agents,
             pids={name: proc.pid for name, proc in self.services.items() if proc.pid is not None} | self._server_pids(),
         )
         stackfile.write(self.root, info)
@@ -140,6 +146,32 @@ class DevStack:
         if code != 0:
             raise ServerStartError(f"{name} {args[0]} failed (exit {code})", proc.log_tail())
 
+    def _start_edge_agent(self, gateway: str) -> str:
+        """One agent, `dev-edge-1`: enrolled on its first start (a one-time token from the gateway), then it comes
+        back with the identity and models kept in its state dir."""
+        assert self.servers is not None
+        state = self.root / "edge" / EDGE_AGENT
+        port = self._ports().get(EDGE_AGENT) or free_port()
+        argv = [sys.executable, "-m", "modelyard.edge", "--state-dir", str(state), "--name", EDGE_AGENT]
+        argv += ["--port", str(port)]
+        if not (state / "identity.json").is_file():
+            token = _enrollment_token(gateway, (self.root / stackfile.TOKEN_FILE).read_text().strip())
+            argv += ["--gateway", gateway, "--enrollment-token", token, "--nats-url", self.servers.nats.url]
+        proc = ManagedProcess(
+            argv,
+            name="modelyard.edge",
+            log_path=self.root / "logs" / f"{EDGE_AGENT}.log",
+            pidfile=self.root / "pids" / f"{EDGE_AGENT}.pid",
+            env=dict(os.environ),
+        )
+        proc.start()
+        self.services[EDGE_AGENT] = proc
+        url = f"http://127.0.0.1:{port}"
+        self._wait_http(f"{url}/healthz", proc)
+        ports = self._ports() | {EDGE_AGENT: port}
+        (self.root / PORTS_FILE).write_text(json.dumps(ports, indent=2) + "\n")
+        return url
+
     def _wait_http(self, url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
         def ok() -> bool:
             with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own loopback URL
@@ -154,7 +186,7 @@ class DevStack:
 
     def _remember_ports(self) -> None:
         assert self.servers is not None
-        ports = {
+        ports = self._ports() | {
             "nats": self.servers.nats.port,
             "postgres": self.servers.postgres.port,
             "s3": self.servers.s3.port,
@@ -165,6 +197,18 @@ class DevStack:
         assert self.servers is not None
         pids = {"nats": self.servers.nats.pid, "postgres": self.servers.postgres.pid, "s3": self.servers.s3.pid}
         return {name: pid for name, pid in pids.items() if pid is not None}
+
+
+def _enrollment_token(gateway: str, admin_token: str) -> str:
+    request = urllib.request.Request(  # noqa: S310 - our own loopback URL
+        f"{gateway}/api/v1/devices/enrollment-tokens",
+        data=json.dumps({"labels": {"stack": "dev"}}).encode(),
+        headers={"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        token: str = json.loads(response.read())["token"]
+        return token
 
 
 def _answers(nats_url: str, service: str) -> bool:
