@@ -7,7 +7,8 @@ as an immutable version (twice: same manifest) and exported as an Ultralytics zi
 (2 epochs on the CPU) by the stack's trainer, watched live over the WebSocket, its checkpoints and ONNX listed;
 then the model registered as a draft version with lineage, refused release before approval and refused approval by
 its own submitter (four eyes), approved by a second admin, released signed, and verified with the stock
-`model_signing verify key` command (and refused once one byte of the model changes).
+`model_signing verify key` command (and refused once one byte of the model changes); then deployed to the stack's
+edge agent, dev-edge-1, which verifies, installs and answers an inference locally.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import json
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 from uuid import UUID
 
+import httpx
 from rich.console import Console
 
 from modelyard.client import devstack, stackfile, synthetic
@@ -106,7 +109,8 @@ async def datasets_flow(info: stackfile.StackInfo, token: str, reviewer_key: str
         name = event.event_type if isinstance(event, Event) else "?"
         out.print(f"    {subject:<28} {name}")
     job_id = await training_flow(info, token, dataset.id, version.version)
-    await registry_flow(info, token, job_id, workdir)
+    model_id = await registry_flow(info, token, job_id, workdir)
+    await edge_flow(info, token, model_id, archive)
 
 
 async def training_flow(info: stackfile.StackInfo, token: str, dataset_id: UUID, version: int) -> UUID:
@@ -142,7 +146,7 @@ async def training_flow(info: stackfile.StackInfo, token: str, dataset_id: UUID,
     return job.id
 
 
-async def registry_flow(info: stackfile.StackInfo, token: str, job_id: UUID, workdir: Path) -> None:
+async def registry_flow(info: stackfile.StackInfo, token: str, job_id: UUID, workdir: Path) -> UUID:
     """The trained model as a draft version with lineage; the approval gate (four eyes); a signed release that the
     stock `model_signing` command verifies, and that fails verification once one byte changes."""
     async with ModelyardClient(info.gateway, token) as api:
@@ -181,6 +185,29 @@ async def registry_flow(info: stackfile.StackInfo, token: str, job_id: UUID, wor
     model_file.write_bytes(bytes(data))
     bad = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: ASYNC221
     out.print(f"    one byte of model.onnx changed → {'REFUSED' if bad.returncode else 'verified?!'}")
+    return model.id
+
+
+async def edge_flow(info: stackfile.StackInfo, token: str, model_id: UUID, archive: Path) -> None:
+    """Deploy the release to the stack's edge agent, watch it install, and ask the agent (not the cloud) to infer."""
+    async with ModelyardClient(info.gateway, token) as api:
+        (device,) = [d for d in (await api.list_devices()).devices if d.name == devstack.EDGE_AGENT]
+        deployment = await api.create_deployment(model_id, device=device.id)
+        out.print(f"[bold]23. deploy[/] to {device.name} → deployment {deployment.id}")
+        async for state in api.watch_deployment(deployment.id, timeout_s=120):
+            steps = ", ".join(f"{d.name} {d.status.value}" for d in state.devices)
+            out.print(f"    {state.status.value}: {steps}")
+    agent = info.edge_agents[devstack.EDGE_AGENT]
+    with zipfile.ZipFile(archive) as zf:
+        image = zf.read(next(n for n in zf.namelist() if n.endswith((".jpg", ".png"))))
+    async with httpx.AsyncClient(base_url=agent, timeout=30) as edge:
+        answer = (await edge.post("/v1/models/parking/infer", params={"conf": 0.01}, content=image)).json()
+    top = answer["detections"][:3]
+    out.print(
+        f"[bold]24. edge inference[/] {agent}/v1/models/parking/infer → version {answer['model_version']} "
+        f"(release #{answer['counter']}), {len(answer['detections'])} boxes; top: "
+        + ", ".join(f"{d['class_name']} {d['confidence']:.2f}" for d in top)
+    )
 
 
 async def _registered(api: ModelyardClient, job_id: UUID) -> ModelVersion:

@@ -15,6 +15,14 @@ import httpx
 
 from modelyard.contracts.api.common import Health, VersionInfo
 from modelyard.contracts.api.datasets import Dataset, DatasetCreate, DatasetList, DatasetStats
+from modelyard.contracts.api.devices import (
+    Deployment,
+    DeploymentList,
+    DeploymentStatus,
+    Device,
+    DeviceList,
+    EnrollmentToken,
+)
 from modelyard.contracts.api.identity import Role, User, UserWithKey
 from modelyard.contracts.api.models import (
     Comparison,
@@ -49,6 +57,10 @@ class ApiError(Exception):
     def __init__(self, problem: ProblemDetails) -> None:
         super().__init__(f"{problem.status} {problem.title}: {problem.detail or ''}".strip())
         self.problem = problem
+
+
+# a deployment in one of these is over: `watch_deployment` stops there
+DEPLOYMENT_FINAL = frozenset({DeploymentStatus.COMPLETED, DeploymentStatus.FAILED, DeploymentStatus.ABORTED})
 
 
 class ModelyardClient:
@@ -336,6 +348,104 @@ class ModelyardClient:
                     )
             await _download(s3, self._http.base_url.join(release.signature_url), signature)
         return signature
+
+    # edge devices and deployments
+
+    async def create_enrollment_token(
+        self, labels: dict[str, str] | None = None, expires_in_hours: int | None = None
+    ) -> EnrollmentToken:
+        """A one-time token one device enrolls with; the device gets `labels` (the server's default: 24 hours)."""
+        options: dict[str, Any] = {"labels": labels, "expires_in_hours": expires_in_hours}
+        body = {k: v for k, v in options.items() if v is not None}
+        path = "/api/v1/devices/enrollment-tokens"
+        return EnrollmentToken.model_validate(await self._request("POST", path, json=body))
+
+    async def list_devices(self, label: str | None = None, limit: int = 50, offset: int = 0) -> DeviceList:
+        """The organisation's devices by name; `label`: only those with this `key=value` label."""
+        params: dict[str, str | int] = {"limit": limit, "offset": offset} | ({"label": label} if label else {})
+        return DeviceList.model_validate(await self._request("GET", "/api/v1/devices", params=params))
+
+    async def get_device(self, device_id: UUID) -> Device:
+        return Device.model_validate(await self._request("GET", f"/api/v1/devices/{device_id}"))
+
+    async def create_deployment(
+        self,
+        model_id: UUID,
+        *,
+        device: UUID | None = None,
+        labels: dict[str, str] | None = None,
+        all_devices: bool = False,
+        canary: int | None = None,
+        canary_percent: float | None = None,
+        wave_size: int | None = None,
+        failure_threshold: int | None = None,
+    ) -> Deployment:
+        """Deploy a released version to one device, the devices with all of `labels`, or every device, in waves:
+        the canary (`canary` devices or `canary_percent` of them) first, then `wave_size` at a time. Only the options
+        given are sent (the server's defaults: no canary, one wave, no failure tolerated).
+        Raises ValueError unless exactly one of device, labels and all_devices is given."""
+        targets = [device is not None, labels is not None, all_devices]
+        if sum(targets) != 1:
+            raise ValueError("give exactly one of device, labels or all_devices")
+        target: dict[str, Any] = (
+            {"device": str(device)}
+            if device is not None
+            else {"labels": labels}
+            if labels is not None
+            else {"all": True}
+        )
+        options: dict[str, Any] = {
+            "canary": canary,
+            "canary_percent": canary_percent,
+            "wave_size": wave_size,
+            "failure_threshold": failure_threshold,
+        }
+        body = {"model_id": str(model_id), "target": target} | {k: v for k, v in options.items() if v is not None}
+        return Deployment.model_validate(await self._request("POST", "/api/v1/deployments", json=body))
+
+    async def get_deployment(self, deployment_id: UUID) -> Deployment:
+        return Deployment.model_validate(await self._request("GET", f"/api/v1/deployments/{deployment_id}"))
+
+    async def list_deployments(
+        self,
+        model_id: UUID | None = None,
+        status: DeploymentStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> DeploymentList:
+        filters = {"model_id": model_id, "status": status.value if status else None}
+        params: dict[str, str | int] = {k: str(v) for k, v in filters.items() if v is not None}
+        params |= {"limit": limit, "offset": offset}
+        return DeploymentList.model_validate(await self._request("GET", "/api/v1/deployments", params=params))
+
+    async def pause_deployment(self, deployment_id: UUID) -> Deployment:
+        """Send no further waves; devices already sent their wave go on."""
+        path = f"/api/v1/deployments/{deployment_id}/pause"
+        return Deployment.model_validate(await self._request("POST", path))
+
+    async def resume_deployment(self, deployment_id: UUID) -> Deployment:
+        path = f"/api/v1/deployments/{deployment_id}/resume"
+        return Deployment.model_validate(await self._request("POST", path))
+
+    async def watch_deployment(
+        self, deployment_id: UUID, interval_s: float = 0.5, timeout_s: float | None = None
+    ) -> AsyncIterator[Deployment]:
+        """Poll the deployment every `interval_s`: yield it first, then whenever it changes, until it is completed,
+        failed or aborted (that last state yielded too). Raises TimeoutError once `timeout_s` passes first."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        last: Deployment | None = None
+        while True:
+            deployment = await self.get_deployment(deployment_id)
+            if deployment != last:
+                last = deployment
+                yield deployment
+            if deployment.status in DEPLOYMENT_FINAL:
+                return
+            if deadline is not None and loop.time() >= deadline:
+                raise TimeoutError(f"deployment {deployment_id} still {deployment.status.value} after {timeout_s}s")
+            wait = interval_s if deadline is None else min(interval_s, max(0.0, deadline - loop.time()))
+            await asyncio.sleep(wait)
 
     async def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """An unchecked request, for showing what the API answers to bad input."""

@@ -1,5 +1,6 @@
 """The `modelyard` command: `dev up` runs the local stack; `events tail` follows a stream; `datasets ...` manages
-datasets and uploads (datasets_cli.py); `models ...` the model registry (models_cli.py)."""
+datasets and uploads (datasets_cli.py); `models ...` the model registry (models_cli.py); `devices ...`, `deploy` and
+`deployments ...` edge distribution (devices_cli.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from modelyard.client import devstack, stackfile, training_cli
+from modelyard.client import devices_cli, devstack, stackfile, training_cli
 from modelyard.client.datasets_cli import datasets_app
+from modelyard.client.devices_cli import deployments_app, devices_app
 from modelyard.client.events import tail
 from modelyard.client.models_cli import models_app
 from modelyard.client.training_cli import jobs_app
@@ -30,8 +32,11 @@ app.add_typer(events_app, name="events")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
+app.add_typer(devices_app, name="devices")
+app.add_typer(deployments_app, name="deployments")
 app.command("train")(training_cli.train)
 app.command("trainer")(training_cli.trainer)
+app.command("deploy")(devices_cli.deploy)
 
 
 @app.command(
