@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-MEMBERS := libs/contracts libs/runtime libs/embedded libs/client services/gateway services/dataset \
+MEMBERS := libs/contracts libs/runtime libs/embedded libs/frameworks libs/client services/gateway services/dataset \
 	services/scheduler services/trainer services/registry services/distribution \
 	services/edge
 STAMP := $(VENV)/.installed

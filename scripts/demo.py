@@ -202,11 +202,11 @@ async def edge_flow(info: stackfile.StackInfo, token: str, model_id: UUID, archi
         image = zf.read(next(n for n in zf.namelist() if n.endswith((".jpg", ".png"))))
     async with httpx.AsyncClient(base_url=agent, timeout=30) as edge:
         answer = (await edge.post("/v1/models/parking/infer", params={"conf": 0.01}, content=image)).json()
-    top = answer["detections"][:3]
+    top = ", ".join(f"{d['class_name']} {d['confidence']:.2f}" for d in answer["detections"][:3])
     out.print(
         f"[bold]24. edge inference[/] {agent}/v1/models/parking/infer → version {answer['model_version']} "
-        f"(release #{answer['counter']}), {len(answer['detections'])} boxes; top: "
-        + ", ".join(f"{d['class_name']} {d['confidence']:.2f}" for d in top)
+        f"(release #{answer['counter']}): {len(answer['detections'])} boxes above conf 0.01"
+        + (f"; top: {top}" if top else " (2 epochs on 12 images teach a model little)")
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from modelyard.frameworks import presets as registry
 from modelyard.scheduler.presets import (
     ConfigInvalid,
     FieldKind,
@@ -18,7 +19,6 @@ from modelyard.scheduler.presets import (
     field_table,
     frameworks,
     register,
-    registry,
     resolve,
 )
 
@@ -67,7 +67,7 @@ def test_registering_twice_is_refused(isolated_registry: str) -> None:
     with pytest.raises(ValueError, match="already registered"):
         register(preset)
     with pytest.raises(ValueError, match="duplicate field names"):
-        register(TaskPreset("torch", "forecast", FIELDS + FIELDS[:1], "x.yaml", render))
+        register(TaskPreset("torch", "forecast", FIELDS + FIELDS[:1], "x.yaml", render, "x"))
 
 
 @pytest.mark.parametrize(

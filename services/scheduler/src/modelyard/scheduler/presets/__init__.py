@@ -5,16 +5,19 @@
 
 A preset is a packaged YAML file (presets/data/<framework>_<task>.yaml) plus a field table saying, per option, its
 type, range or choices and whether user mode may set it; see fields.py for how JSON values are coerced. Frameworks
-register their presets in the registry (registry.py); importing this package registers the built-in ones.
+register their presets in the registry (modelyard.frameworks.presets); importing this package registers the
+built-in ones (Ultralytics) and those of every installed framework plugin (`modelyard.presets` entry points).
 """
 
 from __future__ import annotations
 
+from modelyard.frameworks.fields import FieldKind, FieldSpec
+from modelyard.frameworks.model import ConfigInvalid, FieldProblem, Mode, ProblemCode, ResolvedConfig
+from modelyard.frameworks.presets import PresetError, TaskPreset, load_plugins, register
 from modelyard.scheduler.presets import yolo as _yolo  # noqa: F401  (registers the Ultralytics presets)
-from modelyard.scheduler.presets.fields import FieldKind, FieldSpec
-from modelyard.scheduler.presets.model import ConfigInvalid, FieldProblem, Mode, ProblemCode, ResolvedConfig
-from modelyard.scheduler.presets.registry import PresetError, TaskPreset, register
 from modelyard.scheduler.presets.resolver import default_config, field_table, frameworks, resolve
+
+load_plugins()
 
 __all__ = [
     "ConfigInvalid",

@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from modelyard.scheduler.presets import registry
-from modelyard.scheduler.presets.fields import InvalidValue
-from modelyard.scheduler.presets.model import ConfigInvalid, FieldProblem, Mode, ProblemCode, ResolvedConfig
+from modelyard.frameworks import presets as registry
+from modelyard.frameworks.fields import InvalidValue
+from modelyard.frameworks.model import ConfigInvalid, FieldProblem, Mode, ProblemCode, ResolvedConfig
 
 
 def frameworks() -> dict[str, list[str]]:

@@ -21,10 +21,11 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from modelyard.scheduler.presets.fields import FieldKind, FieldSpec
-from modelyard.scheduler.presets.registry import TaskPreset, register
+from modelyard.frameworks.fields import FieldKind, FieldSpec
+from modelyard.frameworks.presets import TaskPreset, register
 
 FRAMEWORK = "ultralytics"
+DATA_PACKAGE = "modelyard.scheduler.presets.data"
 DATA_PLACEHOLDER = "<dataset.yaml>"
 SIZES = ("n", "s", "m", "l", "x")
 
@@ -251,4 +252,4 @@ for _task, _fields in TASK_FIELDS.items():
     _unmirrored = {spec.name for spec in _fields} - ULTRALYTICS_DEFAULTS.keys()
     if _unmirrored:  # pragma: no cover - a programming error caught at import
         raise RuntimeError(f"no Ultralytics default for {sorted(_unmirrored)}")
-    register(TaskPreset(FRAMEWORK, _task, _fields, f"ultralytics_{_task}.yaml", render_command))
+    register(TaskPreset(FRAMEWORK, _task, _fields, f"ultralytics_{_task}.yaml", render_command, DATA_PACKAGE))

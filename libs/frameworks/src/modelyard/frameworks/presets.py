@@ -1,9 +1,9 @@
 """The registry of presets, keyed by (framework, task).
 
-A framework plugs in by registering one TaskPreset per task: its field table, the name of its packaged YAML preset
-and a function that renders the equivalent command line. The resolver only ever talks to this registry, so a new
-framework (say "torch" for regress/forecast/audio_classify) is a new module that calls `register`, plus YAML files
-under presets/data/, plus one import line in presets/__init__.py.
+A framework plugs in by registering one TaskPreset per task: its field table, the package and name of its YAML
+preset and a function that renders the equivalent command line. The scheduler's resolver only ever talks to this
+registry. A framework package declares a `modelyard.presets` entry point (a zero-argument function that calls
+`register`); the scheduler calls `load_plugins()` at start, so a new framework never touches the scheduler.
 """
 
 from __future__ import annotations
@@ -12,16 +12,17 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from importlib.metadata import entry_points
 from typing import Any
 
 import yaml
 
-from modelyard.scheduler.presets.fields import FieldSpec, InvalidValue
+from modelyard.frameworks.fields import FieldSpec, InvalidValue
 
 CommandRenderer = Callable[[str, Mapping[str, Any]], str]
 """(task, resolved values) -> command line preview."""
 
-DATA_PACKAGE = "modelyard.scheduler.presets.data"
+ENTRY_POINT_GROUP = "modelyard.presets"
 
 
 class PresetError(RuntimeError):
@@ -33,9 +34,9 @@ class TaskPreset:
     framework: str
     task: str
     fields: tuple[FieldSpec, ...]
-    preset_file: str  # a YAML mapping, one key per field, in DATA_PACKAGE (or preset_package)
+    preset_file: str  # a YAML mapping, one key per field, in preset_package
     render_command: CommandRenderer
-    preset_package: str = DATA_PACKAGE
+    preset_package: str
 
     def field(self, name: str) -> FieldSpec | None:
         return next((spec for spec in self.fields if spec.name == name), None)
@@ -99,3 +100,29 @@ def _load(preset: TaskPreset) -> dict[str, Any]:
         except InvalidValue as error:
             raise PresetError(f"preset {where}: {spec.name} {error.message}") from error
     return values
+
+
+def load_plugins() -> list[str]:
+    """Call every installed `modelyard.presets` entry point once; returns their names. A plugin that fails to load
+    is reported by name and skipped (one broken framework must not take the others down)."""
+    loaded = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        with _lock:
+            if ep.name in _plugins:
+                continue
+            _plugins.add(ep.name)
+        try:
+            ep.load()()
+        except Exception as error:  # noqa: BLE001 - reported, then the rest load
+            _broken[ep.name] = f"{type(error).__name__}: {error}"
+            continue
+        loaded.append(ep.name)
+    return loaded
+
+
+def broken_plugins() -> dict[str, str]:
+    return dict(_broken)
+
+
+_plugins: set[str] = set()
+_broken: dict[str, str] = {}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from modelyard.scheduler.presets.model import ProblemCode
+from modelyard.frameworks.model import ProblemCode
 
 
 class FieldKind(StrEnum):
