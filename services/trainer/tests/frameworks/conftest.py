@@ -20,8 +20,8 @@ try:  # the trainer service may not be installed into the venv yet; its source t
 except ModuleNotFoundError:
     sys.path.insert(0, str(SRC))
 
+from modelyard.frameworks.protocol import ChildEvent, parse_event  # noqa: E402
 from modelyard.trainer.frameworks import TrainJobSpec, get  # noqa: E402
-from modelyard.trainer.frameworks.protocol import ChildEvent, parse_event  # noqa: E402
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
 IMGSZ = 64

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from modelyard.frameworks.jobspec import SPEC_FILENAME
 from modelyard.trainer.frameworks import Framework, TrainJobSpec, available, get, register
-from modelyard.trainer.frameworks.base import SPEC_FILENAME
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -105,7 +105,7 @@ def test_the_worker_side_of_the_seam_imports_no_framework_or_torch() -> None:
     code = (
         "import sys\n"
         "from modelyard.trainer.frameworks import get\n"
-        "from modelyard.trainer.frameworks import protocol\n"
+        "from modelyard.frameworks import protocol\n"
         "get('ultralytics')\n"
         "heavy = sorted(m for m in ('torch', 'ultralytics', 'onnx', 'onnxruntime') if m in sys.modules)\n"
         "assert not heavy, heavy\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.trainer.frameworks.protocol import (
+from modelyard.frameworks.protocol import (
     EXIT_CANCELLED,
     CheckpointSaved,
     Completed,
@@ -88,7 +88,7 @@ def test_nan_and_infinite_metrics_travel_as_null() -> None:
 def test_only_events_reach_stdout_whatever_else_the_child_prints() -> None:
     code = (
         "import os, sys\n"
-        "from modelyard.trainer.frameworks.protocol import EventWriter, LogLine\n"
+        "from modelyard.frameworks.protocol import EventWriter, LogLine\n"
         "writer = EventWriter.take_stdout()\n"
         "print('framework chatter')\n"
         "os.write(1, b'raw fd 1 output\\n')\n"

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from modelyard.frameworks.protocol import EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED, Completed
 from modelyard.trainer.frameworks import TrainJobSpec
-from modelyard.trainer.frameworks.protocol import EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED, Completed
 
 pytestmark = pytest.mark.slow
 

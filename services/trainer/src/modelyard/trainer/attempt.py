@@ -31,6 +31,7 @@ from modelyard.contracts.events import (
     TrainingFailed,
     TrainingStarted,
 )
+from modelyard.frameworks.jobspec import TrainJobSpec
 from modelyard.runtime import tasks
 from modelyard.runtime.logging import get_logger
 from modelyard.runtime.processes import die_with_parent
@@ -107,7 +108,7 @@ class Attempt:
                 self.store, self.settings.work_dir.resolve() / "datasets", grant.manifest_key, grant.manifest_sha256
             )
             resume_from = await self._fetch_resume_point()
-            spec = frameworks.TrainJobSpec(
+            spec = TrainJobSpec(
                 job_id=str(grant.job_id),
                 attempt=grant.attempt,
                 task=grant.task,

@@ -1,5 +1,7 @@
-"""Training framework plugins: the seam (`base`), the child process protocol (`protocol`) and the plugins."""
+"""Training framework plugins: the seam (`base`) and the built-in Ultralytics plugin. The child process protocol and
+the job spec every plugin reads live in libs/frameworks (`modelyard.frameworks.protocol`, `.jobspec`)."""
 
-from modelyard.trainer.frameworks.base import Framework, TrainJobSpec, available, get, register
+from modelyard.frameworks.jobspec import TrainJobSpec
+from modelyard.trainer.frameworks.base import Framework, available, get, register
 
 __all__ = ["Framework", "TrainJobSpec", "available", "get", "register"]

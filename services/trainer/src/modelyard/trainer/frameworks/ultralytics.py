@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from modelyard.trainer.frameworks.base import SPEC_FILENAME, TrainJobSpec
+from modelyard.frameworks.jobspec import SPEC_FILENAME, TrainJobSpec
 
 CHILD_MODULE = "modelyard.trainer.frameworks.ultralytics_run"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
 
-from modelyard.trainer.frameworks.protocol import (
+from modelyard.frameworks.protocol import (
     CheckpointSaved,
     EpochEnded,
     EventWriter,

@@ -19,8 +19,8 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-from modelyard.trainer.frameworks.base import TrainJobSpec
-from modelyard.trainer.frameworks.protocol import (
+from modelyard.frameworks.jobspec import TrainJobSpec
+from modelyard.frameworks.protocol import (
     EXIT_COMPLETED,
     EXIT_FAILED,
     EXIT_USAGE,
