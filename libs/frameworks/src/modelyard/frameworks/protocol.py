@@ -6,7 +6,7 @@ sent to stderr, which the worker keeps as the job's log). Every line is one of t
 
     started
     for each epoch E (1-based): epoch E, then checkpoint last E, then checkpoint best E if fitness improved
-    exported (one per format), completed
+    exported (one per format), any artifact events (plots, tables), completed
 
 and ends with exit code 0. `log` events (a few notable lines, the framework's warnings) may come at any time.
 
@@ -93,6 +93,17 @@ class Exported(_Message):
     sha256: str
 
 
+class ArtifactWritten(_Message):
+    """Any other file the job should keep (a plot, an evaluation table): uploaded under `name` beside the
+    checkpoints and listed with them (GET /api/v1/training/jobs/{id}/checkpoints)."""
+
+    type: Literal["artifact"] = "artifact"
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    path: str
+    size: int
+    sha256: str
+
+
 class Completed(_Message):
     type: Literal["completed"] = "completed"
     best_epoch: int | None = None
@@ -112,7 +123,7 @@ class Cancelled(_Message):
 
 
 ChildEvent: TypeAlias = Annotated[
-    Started | EpochEnded | CheckpointSaved | LogLine | Exported | Completed | Failed | Cancelled,
+    Started | EpochEnded | CheckpointSaved | LogLine | Exported | ArtifactWritten | Completed | Failed | Cancelled,
     Field(discriminator="type"),
 ]
 TERMINAL_TYPES = frozenset({"completed", "failed", "cancelled"})

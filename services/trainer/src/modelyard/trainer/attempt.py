@@ -44,6 +44,7 @@ log = get_logger(__name__)
 E = TypeVar("E", bound=Event)
 TRAINER_VERSION = importlib.metadata.version("modelyard-trainer")
 ARTIFACT_NAMES = {"last": "last.pt", "best": "best.pt", "onnx": "model.onnx"}
+RESERVED = frozenset(ARTIFACT_NAMES.values())  # an `artifact` event cannot overwrite a checkpoint or the model
 
 
 def artifact_key(job_id: object, name: str) -> str:
@@ -198,6 +199,8 @@ class Attempt:
             self._queue_upload(ARTIFACT_NAMES[str(event["kind"])], Path(event["path"]), event.get("epoch"))
         elif kind == "exported":
             self._queue_upload("model.onnx", Path(event["path"]), None)
+        elif kind == "artifact" and str(event["name"]) not in RESERVED:
+            self._queue_upload(str(event["name"]), Path(event["path"]), None)
         elif kind == "completed":
             self.completed = event
         elif kind in ("failed", "cancelled"):
