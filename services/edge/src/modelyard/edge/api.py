@@ -1,6 +1,7 @@
 """The agent's local inference HTTP API (aiohttp), for applications on the device.
 
-    POST /v1/models/{ai_module}/infer?conf=0.25&iou=0.7   body: the image bytes (any content type)
+    POST /v1/models/{ai_module}/infer?conf=0.25&iou=0.7   body: the image bytes (any content type); for other
+                                                          tasks, what their runtime reads (a WAV, a JSON window)
     GET  /v1/models
     GET  /healthz
 
@@ -19,13 +20,14 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from aiohttp import web
 
 from modelyard.contracts.api.problems import PROBLEM_CONTENT_TYPE, FieldError, ProblemDetails, problem_type
 from modelyard.edge.models import LoadedModel, ModelInfo, ModelNotLoaded, ModelSlots
+from modelyard.edge.runtimes import BadInput, Predictor
 from modelyard.edge.yolo import Detection, NotAnImage, decode_image
 
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -96,26 +98,32 @@ async def _infer(request: web.Request) -> web.Response:
         model = config.slots.get(module)  # the one reference this request uses, whatever swaps happen meanwhile
     except ModelNotLoaded as e:
         raise Problem(404, "model-not-loaded", "Model not loaded", str(e)) from None
-    conf = _unit_interval(request, "conf", DEFAULT_CONF)
-    iou = _unit_interval(request, "iou", DEFAULT_IOU)
     if request.content_length is not None and request.content_length > config.max_body_bytes:
         raise _too_large(config.max_body_bytes, request.content_length)
     body = await request.read()  # aiohttp stops at client_max_size (chunked bodies too) with a 413
+    loop = asyncio.get_running_loop()
+    head = {"ai_module": module, "model_version": model.info.version, "counter": model.info.counter}
+    if not isinstance(model, LoadedModel):  # a task runtime (runtimes.Predictor): it reads its own input
+        predictor = cast(Predictor, model)
+        try:
+            answer = await loop.run_in_executor(request.app[_EXECUTOR], predictor.predict, body, dict(request.query))
+        except BadInput as e:
+            raise _bad_input(e.field, str(e)) from None
+        return web.json_response(head | answer)
+    conf = _unit_interval(request, "conf", DEFAULT_CONF)
+    iou = _unit_interval(request, "iou", DEFAULT_IOU)
     if not body:
         raise _not_an_image("the request body is empty: send the image file's bytes as the body")
-    loop = asyncio.get_running_loop()
     try:
         detections = await loop.run_in_executor(request.app[_EXECUTOR], _detect, model, body, conf, iou)
     except NotAnImage as e:
         raise _not_an_image(f"the request body is not an image: {e}") from None
-    return web.json_response(
-        {
-            "ai_module": module,
-            "model_version": model.info.version,
-            "counter": model.info.counter,
-            "detections": [_detection_json(d) for d in detections],
-        }
-    )
+    return web.json_response(head | {"detections": [_detection_json(d) for d in detections]})
+
+
+def _bad_input(field: str, detail: str) -> Problem:
+    errors = [FieldError(field=field, message=detail, code="invalid")]
+    return Problem(422, "validation", "Validation failed", detail, errors=errors)
 
 
 def _detect(model: LoadedModel, body: bytes, conf: float, iou: float) -> list[Detection]:

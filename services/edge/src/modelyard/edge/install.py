@@ -16,8 +16,8 @@ import httpx
 
 from modelyard.contracts.api.devices import DeviceDeployStatus
 from modelyard.contracts.events import DeployRequested
-from modelyard.edge import download, verify
-from modelyard.edge.models import LoadedModel, ModelSlots, load_model
+from modelyard.edge import download, runtimes, verify
+from modelyard.edge.models import ModelSlots, Servable
 from modelyard.edge.state import AgentState, InstalledRelease, prune, release_dir
 
 Report = Callable[[DeviceDeployStatus, str | None, str | None], Awaitable[None]]
@@ -56,8 +56,8 @@ async def fetch_release(http: httpx.AsyncClient, deploy: DeployRequested, folder
     return signature
 
 
-def _build(path: Path, deploy: DeployRequested) -> LoadedModel:
-    model = load_model(path, ai_module=deploy.ai_module, version=deploy.version, counter=deploy.counter)
+def _build(path: Path, task: str, deploy: DeployRequested) -> Servable:
+    model = runtimes.load(task, path, ai_module=deploy.ai_module, version=deploy.version, counter=deploy.counter)
     model.health_check()
     return model
 
@@ -98,7 +98,7 @@ async def install(
         except verify.ReleaseRefused as exc:
             raise InstallFailed(exc.reason, str(exc)) from exc
         try:
-            model = await asyncio.to_thread(_build, folder / MODEL_FILE, deploy)
+            model = await asyncio.to_thread(_build, folder / MODEL_FILE, manifest.task, deploy)
         except Exception as exc:
             raise InstallFailed("health_check", f"the new model failed its health check: {exc}") from exc
     except InstallFailed:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -185,14 +185,22 @@ def load_model(
     return model
 
 
+class Servable(Protocol):
+    """What a slot holds: a detector (LoadedModel) or any task runtime's predictor (runtimes.Predictor)."""
+
+    info: ModelInfo
+
+    def health_check(self) -> None: ...
+
+
 class ModelSlots:
     """AI module → the model serving it. Thread-safe; every operation is a single dict access under a lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._models: dict[str, LoadedModel] = {}
+        self._models: dict[str, Servable] = {}
 
-    def get(self, ai_module: str) -> LoadedModel:
+    def get(self, ai_module: str) -> Servable:
         """The model serving `ai_module`; take it once per request and keep the reference until the request ends."""
         with self._lock:
             model = self._models.get(ai_module)
@@ -200,7 +208,7 @@ class ModelSlots:
             raise ModelNotLoaded(ai_module)
         return model
 
-    def swap(self, ai_module: str, new: LoadedModel) -> LoadedModel | None:
+    def swap(self, ai_module: str, new: Servable) -> Servable | None:
         """Serve `ai_module` with `new` from now on; returns the model it replaces (None if there was none).
         Requests that already took the old model finish on it."""
         if new.info.ai_module != ai_module:
@@ -210,7 +218,7 @@ class ModelSlots:
             self._models[ai_module] = new
         return old
 
-    def remove(self, ai_module: str) -> LoadedModel | None:
+    def remove(self, ai_module: str) -> Servable | None:
         """Stop serving `ai_module`; returns the model that served it, if any."""
         with self._lock:
             return self._models.pop(ai_module, None)

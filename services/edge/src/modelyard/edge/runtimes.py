@@ -18,8 +18,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from modelyard.edge.models import LoadedModel, ModelInfo, load_model
-from modelyard.edge.yolo import decode_image
+from modelyard.edge.models import ModelInfo, Servable, load_model
 
 ENTRY_POINT_GROUP = "modelyard.edge.runtimes"
 
@@ -57,53 +56,25 @@ def unit_interval(params: Mapping[str, str], name: str, default: float) -> float
     return value
 
 
-class DetectPredictor:
-    """Ultralytics YOLO detection: an image in, boxes in its pixels out (`conf`, `iou` from the query)."""
-
-    def __init__(self, model: LoadedModel) -> None:
-        self.model = model
-        self.info = model.info
-
-    def health_check(self) -> None:
-        self.model.health_check()
-
-    def predict(self, body: bytes, params: Mapping[str, str]) -> dict[str, Any]:
-        conf, iou = unit_interval(params, "conf", 0.25), unit_interval(params, "iou", 0.7)
-        try:
-            image = decode_image(body)
-        except ValueError as exc:
-            raise BadInput("body", str(exc)) from exc
-        detections = self.model.infer(image, conf=conf, iou=iou)
-        return {
-            "detections": [
-                {
-                    "class_id": d.class_id,
-                    "class_name": d.class_name,
-                    "confidence": round(d.confidence, 6),
-                    "box": [round(v, 2) for v in d.box],
-                }
-                for d in detections
-            ]
-        }
+def _detect(path: Path, *, ai_module: str, version: str, counter: int) -> Servable:
+    """Ultralytics YOLO detection, served by the API's own detect path (image in, boxes in its pixels out)."""
+    return load_model(path, ai_module=ai_module, version=version, counter=counter)
 
 
-def _detect(path: Path, *, ai_module: str, version: str, counter: int) -> Predictor:
-    return DetectPredictor(load_model(path, ai_module=ai_module, version=version, counter=counter))
-
-
-BUILTIN: dict[str, Loader] = {"detect": _detect}
+BUILTIN: dict[str, Callable[..., Servable]] = {"detect": _detect}
 
 
 def tasks() -> list[str]:
     return sorted(set(BUILTIN) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
-def load(task: str, path: Path, *, ai_module: str, version: str, counter: int) -> Predictor:
+def load(task: str, path: Path, *, ai_module: str, version: str, counter: int) -> Servable:
     """The model at `path` ready to serve, for a release of `task` (release.json says which)."""
     loader = BUILTIN.get(task)
     if loader is None:
         found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == task]
         if not found:
             raise LookupError(f"this agent cannot serve task {task!r}; it serves {', '.join(tasks())}")
-        loader = found[0].load()
+        plugin: Loader = found[0].load()
+        return plugin(path, ai_module=ai_module, version=version, counter=counter)
     return loader(path, ai_module=ai_module, version=version, counter=counter)
