@@ -24,7 +24,7 @@ from modelyard.contracts.api.devices import ActiveModel, DeviceDeployStatus
 from modelyard.contracts.envelope import Event, decode
 from modelyard.contracts.events import DeployRequested, DeviceHeartbeat, DeviceStatusReported
 from modelyard.edge.api import create_api
-from modelyard.edge.identity import Identity
+from modelyard.edge.identity import Identity, credentials
 from modelyard.edge.install import MODEL_FILE, InstallFailed, install
 from modelyard.edge.models import ModelSlots, load_model
 from modelyard.edge.state import AgentState
@@ -114,6 +114,12 @@ class Agent:
 
     async def _connected(self) -> None:
         """Connect (retrying while offline), then run the deployment loop and the report sender."""
+        auth: dict[str, Any] = {}  # NATS in operator mode: this device's credentials, replies on its own inbox
+        creds = credentials(self.config.state_dir)
+        if creds is not None:
+            auth["user_credentials"] = str(creds)
+        if self.identity.inbox_prefix is not None:
+            auth["inbox_prefix"] = self.identity.inbox_prefix
         while not self.stopping.is_set():
             try:
                 self.nc = await nats.connect(
@@ -122,6 +128,7 @@ class Agent:
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=1,
                     connect_timeout=5,
+                    **auth,
                 )
                 break
             except Exception as exc:  # noqa: BLE001 - offline: keep serving, try again
@@ -139,7 +146,8 @@ class Agent:
         js = self.nc.jetstream()
         durable = f"edge-{self.identity.device_id}"
         config = ConsumerConfig(
-            durable_name=durable,
+            name=durable,  # with a name, nats-py creates through CONSUMER.CREATE.<stream>.<name>.<filter>: the one
+            durable_name=durable,  # subject a device's credentials allow (the filter is checked by the server)
             filter_subject=self.identity.deploy_subject,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,

@@ -52,6 +52,12 @@ class DeviceEnrolled(BaseModel):
     status_subject: str
     heartbeat_subject: str
     trusted_keys: list[TrustedKey]
+    nats_credentials: str | None = Field(
+        default=None,
+        description="shown once: the device's NATS .creds file (user JWT and seed), allowed only its own subjects; "
+        "None when NATS runs without auth",
+    )
+    inbox_prefix: str | None = None
 
 
 class ActiveModel(BaseModel):

@@ -21,6 +21,7 @@ class UploadKind(StrEnum):
     YOLO_ZIP = "yolo_zip"
     ANNOTATIONS_JSONL = "annotations_jsonl"
     CSV_SERIES = "csv_series"
+    AUDIO_ZIP = "audio_zip"
 
 
 class UploadState(StrEnum):

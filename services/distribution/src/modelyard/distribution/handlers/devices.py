@@ -30,6 +30,7 @@ from modelyard.distribution.errors import EnrollmentRefused
 from modelyard.distribution.settings import QUEUE
 from modelyard.runtime import outbox
 from modelyard.runtime.audit import audit
+from modelyard.runtime.natsauth import device_inbox_prefix, device_permissions, user_creds
 from modelyard.runtime.problems import Forbidden
 from modelyard.runtime.rpc import responder
 
@@ -49,6 +50,23 @@ def service_principal(org_id: uuid.UUID) -> Principal:
 def _admin(principal: Principal, what: str) -> None:
     if principal.role not in ADMINS:
         raise Forbidden(f"only org_admin or super_admin may {what}; you are {principal.role.value}")
+
+
+def _device_credentials(deps: Deps, org_id: uuid.UUID, device_id: uuid.UUID) -> tuple[str | None, str | None]:
+    """(.creds text, inbox prefix) for a device when NATS runs in operator mode (an account seed is configured):
+    the device may publish its reports and use its own consumer, and receive only on its own inbox."""
+    seed = deps.settings.nats_account_seed
+    if seed is None:
+        return None, None
+    pub_allow, sub_allow = device_permissions(org_id, device_id)
+    creds = user_creds(
+        seed.get_secret_value(),
+        f"device:{device_id}",
+        pub_allow=pub_allow,
+        sub_allow=sub_allow,
+        expires_in=timedelta(days=deps.settings.device_credentials_ttl_days),
+    )
+    return creds, device_inbox_prefix(device_id)
 
 
 def register(broker: NatsBroker, deps: Deps) -> None:
@@ -128,6 +146,7 @@ def register(broker: NatsBroker, deps: Deps) -> None:
         keys = await deps.rpc.call(
             subjects.SVC_REGISTRY_KEYS, service_principal(org_id), NoQuery(), correlation_id, SigningKeys
         )
+        nats_credentials, inbox_prefix = _device_credentials(deps, org_id, device_id)
         return DeviceEnrolled(
             device_id=device_id,
             org_id=org_id,
@@ -136,6 +155,8 @@ def register(broker: NatsBroker, deps: Deps) -> None:
             status_subject=subjects.edge_status(device_id),
             heartbeat_subject=subjects.edge_heartbeat(device_id),
             trusted_keys=[TrustedKey(key_id=k.key_id, public_key_pem=k.public_key_pem) for k in keys.keys],
+            nats_credentials=nats_credentials,
+            inbox_prefix=inbox_prefix,
         )
 
     @responder(broker, subjects.SVC_DEVICE_LIST, DeviceQuery, queue=QUEUE)
