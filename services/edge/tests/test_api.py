@@ -255,6 +255,7 @@ def test_a_swapped_out_model_still_answers_the_requests_that_hold_it(
     slots = ModelSlots()
     slots.swap(MODULE, first_model)
     held = slots.get(MODULE)  # a request took it
+    assert isinstance(held, LoadedModel)
     slots.swap(MODULE, load_model(model_path, ai_module=MODULE, version="2.0.0", counter=2, warm_up_runs=0))
     detections = held.infer(decode_image(reference.images["tall.png"].read_bytes()))
     assert held.info.version == "1.0.0" and isinstance(detections, list)

@@ -174,6 +174,22 @@ def test_nms_breaks_ties_by_input_order_and_ignores_empty_boxes() -> None:
     assert nms(boxes, _f32([[0.5, 0.5, 0.5, 0.5]])[0], 0.5).tolist() == [0, 2, 3]
 
 
+def test_nms_gives_the_same_answer_for_few_and_for_many_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to 1024 candidates NMS works on the full IoU matrix, beyond that row by row: same greedy result."""
+    rng = np.random.default_rng(1)
+    cases = []
+    for _ in range(100):
+        n = int(rng.integers(1, 300))
+        corner = rng.uniform(0, 100, (n, 2))
+        size = rng.uniform(0, 40, (n, 2)) * (rng.random((n, 1)) > 0.1)  # some empty boxes
+        boxes = np.concatenate([corner, corner + size], axis=1).astype(np.float32)
+        scores = rng.choice(np.linspace(0.05, 1, 12), n).astype(np.float32)  # many ties
+        cases.append((boxes, scores, float(rng.choice([0.3, 0.45, 0.5, 0.7]))))
+    matrix = [nms(*case).tolist() for case in cases]
+    monkeypatch.setattr(yolo, "_NMS_MATRIX_MAX", 0)
+    assert [nms(*case).tolist() for case in cases] == matrix
+
+
 def _head_output(rows: list[list[float]]) -> npt.NDArray[np.float32]:
     """(1, 4 + nc, N) from one row per box: cx, cy, w, h, score per class."""
     return np.asarray(rows, dtype=np.float32).T[None]

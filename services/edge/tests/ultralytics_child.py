@@ -1,15 +1,17 @@
 """The reference side of the parity tests, run as a script in a child process (never imported: Ultralytics patches
-process-wide functions on import, and the root conftest fails a run that imports it into the pytest process).
+process-wide functions on import, and the root conftest fails a run that imports it into the pytest process). The
+edge benchmarks run it too, for their model.
 
     python ultralytics_child.py --out DIR [--imgsz 128] [--seed 0] [--conf 0.01] [--iou 0.7] [IMAGE ...]
 
-What it writes into DIR:
-- model.onnx: a YOLO11n detect model built from `yolo11n.yaml` with three classes, initialised from a fixed torch
-  seed (no weights are downloaded: nothing here reaches the network), exported the way the trainer exports
-  (static shape, onnxslim when installed). Its class biases are raised from Ultralytics' prior (about 0.4 % at
-  stride 8) to about 10 %: with the prior, a random model scores nearly every box at the same ~1e-4 and the
-  comparison would be between ties. The weights stay random; the scores now spread over two decades, which gives
-  NMS real work (overlapping boxes of several classes) at conf 0.01.
+What it writes into DIR (its working directory during the run: Ultralytics exports beside the current directory):
+- model.onnx: a YOLO11n detect model built from `yolo11n.yaml` with three classes (car, bus, truck), random weights
+  from a fixed torch seed (nothing is downloaded; nothing here reaches the network), exported as the trainer exports
+  (static shape, onnxslim when installed). Two changes make a random model a useful reference: its BatchNorm
+  statistics are recomputed on a few images (freshly initialised, the activations shrink to ~1e-8 by the head and
+  every anchor gets the same score), and its class logits get a bias of -2.2 and a third of their random weights,
+  so that scores spread over about 0.1-0.4 instead of saturating: the comparison is between distinct scores, and
+  NMS has overlapping boxes of several classes to sort out;
 - predictions.json: `YOLO("model.onnx").predict(...)` for each IMAGE: boxes (xyxy, pixels of the original image),
   confidences and class ids, in Ultralytics' order;
 - letterbox/<stem>.npy: Ultralytics' `LetterBox` applied to each image as it reads it (cv2, BGR), flipped to RGB,
@@ -30,7 +32,7 @@ from typing import Any
 
 CLASS_NAMES = {0: "car", 1: "bus", 2: "truck"}
 CLASS_BIAS = -2.2  # sigmoid(-2.2) ~ 0.1, before the random part of the head adds its spread
-CLASS_WEIGHT_SCALE = 0.3  # keeps the spread to about 0.1-0.4: few scores saturate at 1.0 (ties)
+CLASS_WEIGHT_SCALE = 0.3  # of the random class weights: a spread of about 0.1-0.4, few scores saturate at 1.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,11 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    images = [p.resolve() for p in args.images]
+    os.chdir(out)
     _offline(out / "ultralytics-config")
 
-    model_path = export(out, imgsz=args.imgsz, seed=args.seed, calibration=args.images)
-    if args.images:
-        predict(model_path, args.images, out, imgsz=args.imgsz, conf=args.conf, iou=args.iou)
+    model_path = export(out, imgsz=args.imgsz, seed=args.seed, calibration=images)
+    if images:
+        predict(model_path, images, out, imgsz=args.imgsz, conf=args.conf, iou=args.iou)
     return 0
 
 
@@ -100,18 +104,18 @@ def export(out: Path, *, imgsz: int, seed: int, calibration: list[Path]) -> Path
 
 def _calibrate_batch_norm(network: Any, imgsz: int, images: list[Path]) -> None:
     """A freshly initialised network's activations shrink layer after layer (each BatchNorm still holds mean 0,
-    variance 1): at the head they are ~1e-8 and every anchor gets the same score. A few forward passes in train mode
-    over random images, with cumulative BatchNorm statistics, bring them back to unit scale; no weight changes."""
+    variance 1): at the head they are ~1e-8 and every anchor gets the same score. Forward passes in train mode over
+    noise and the given images, with cumulative BatchNorm statistics, bring them back to unit scale on inputs like
+    the ones predicted on later; no weight changes."""
+    import cv2
+    import numpy as np
     import torch
+    from ultralytics.data.augment import LetterBox
 
     for module in network.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.reset_running_stats()
             module.momentum = None  # a plain average over the passes below
-    import cv2
-    import numpy as np
-    from ultralytics.data.augment import LetterBox
-
     boxed = [LetterBox((imgsz, imgsz))(image=cv2.imread(str(p)))[..., ::-1] for p in images]
     batch = torch.from_numpy(np.stack(boxed).transpose(0, 3, 1, 2).copy()).float() / 255 if boxed else None
     network.train()

@@ -1,13 +1,17 @@
 """Small synthetic datasets, made on the spot, for the demo, the tests and the benchmarks: a YOLO detect zip
-(coloured boxes on noise, with exact labels), frame ratings as JSONL with their frames, a CSV time series, and
-large uncompressible YOLO zips for upload speed."""
+(coloured boxes on noise, with exact labels), frame ratings as JSONL with their frames, a CSV time series, large
+uncompressible YOLO zips for upload speed, and audio clips (sine tones, one frequency per class) as WAV zips."""
 
 from __future__ import annotations
 
+import array
 import csv
 import io
 import json
+import math
 import random
+import sys
+import wave
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -100,4 +104,60 @@ def series_csv(path: Path, *, rows: int = 100, seed: int = 0) -> Path:
             writer.writerow(
                 [(start + timedelta(minutes=i)).isoformat(), round(20 + rng.gauss(0, 2), 3), rng.randint(0, 100)]
             )
+    return path
+
+
+AUDIO_CLASSES = ("low", "mid", "high")
+
+
+def tone_hz(index: int) -> float:
+    """The tone of class `index` in audio_zip: 250 Hz doubling per class (250, 500, 1000, ...)."""
+    return 250.0 * 2.0**index
+
+
+def _tone_wav(rng: random.Random, hz: float, seconds: float, rate: int, noise: float) -> bytes:
+    """A 16-bit mono PCM WAV: a sine (frequency within 3 % of `hz`, random phase and level) plus Gaussian noise."""
+    frequency = hz * rng.uniform(0.97, 1.03)
+    phase, level = rng.uniform(0, 2 * math.pi), rng.uniform(0.3, 0.6)
+    step = 2 * math.pi * frequency / rate
+    samples = array.array("h")
+    for i in range(max(1, round(seconds * rate))):
+        value = level * math.sin(phase + step * i) + rng.gauss(0.0, noise)
+        samples.append(max(-32767, min(32767, round(value * 32767))))
+    if sys.byteorder == "big":  # WAV is little-endian
+        samples.byteswap()
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(samples.tobytes())
+    return out.getvalue()
+
+
+def audio_zip(
+    path: Path,
+    *,
+    classes: tuple[str, ...] | list[str] = AUDIO_CLASSES,
+    per_class: int = 8,
+    seconds: float = 1.0,
+    rate: int = 16_000,
+    val_per_class: int = 0,
+    noise: float = 0.02,
+    seed: int = 0,
+) -> Path:
+    """Labelled audio clips (seed 003) for kind audio_zip: `<class>/<class>_NNN.wav`, or, with val_per_class,
+    `train/<class>/...` and `val/<class>/...`. Class i is a tone of about tone_hz(i) with a little noise; every clip
+    differs (its own frequency jitter, phase, level and noise), so none is a duplicate of another."""
+    top = tone_hz(len(classes) - 1) * 1.03
+    if top >= rate / 2:
+        raise ValueError(f"{len(classes)} classes need tones up to {top:.0f} Hz: a rate of {rate} Hz cannot hold them")
+    rng = random.Random(seed)
+    splits = [("train/", per_class), ("val/", val_per_class)] if val_per_class else [("", per_class)]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for prefix, count in splits:
+            for index, name in enumerate(classes):
+                for i in range(count):
+                    clip = _tone_wav(rng, tone_hz(index), seconds, rate, noise)
+                    zf.writestr(f"{prefix}{name}/{name}_{i:03d}.wav", clip)
     return path

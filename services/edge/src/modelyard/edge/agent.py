@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.metadata
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,11 @@ from modelyard.contracts import streams
 from modelyard.contracts.api.devices import ActiveModel, DeviceDeployStatus
 from modelyard.contracts.envelope import Event, decode
 from modelyard.contracts.events import DeployRequested, DeviceHeartbeat, DeviceStatusReported
+from modelyard.edge import runtimes
 from modelyard.edge.api import create_api
 from modelyard.edge.identity import Identity, credentials
-from modelyard.edge.install import MODEL_FILE, InstallFailed, install
-from modelyard.edge.models import ModelSlots, load_model
+from modelyard.edge.install import MANIFEST_FILE, MODEL_FILE, InstallFailed, install
+from modelyard.edge.models import ModelSlots
 from modelyard.edge.state import AgentState
 
 log = structlog.get_logger("modelyard.edge")
@@ -92,7 +94,9 @@ class Agent:
             if entry.active is None:
                 continue
             try:
-                model = load_model(
+                release = json.loads((entry.active.folder / MANIFEST_FILE).read_text())
+                model = runtimes.load(
+                    release["task"],
                     entry.active.folder / MODEL_FILE,
                     ai_module=module,
                     version=entry.active.version,

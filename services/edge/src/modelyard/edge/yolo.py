@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.util
 import io
+import threading
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
@@ -37,6 +37,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 ResizeBackend = Literal["auto", "opencv", "numpy"]
 MAX_WH = 7680  # Ultralytics' per-class box offset for class-aware NMS (pixels)
 MAX_NMS = 30000  # Ultralytics keeps at most this many candidates, by score, before NMS
+_NMS_MATRIX_MAX = 1024  # NMS computes all pairwise IoUs at once up to this many candidates (4 MB per matrix)
 _COEF_BITS = 11  # OpenCV's INTER_RESIZE_COEF_BITS: interpolation weights are multiples of 1/2048
 _COEF_ONE = 1 << _COEF_BITS
 
@@ -134,14 +135,15 @@ def postprocess(
     offset = best.astype(np.float32)[:, None] * np.float32(MAX_WH)
     kept = nms(boxes + offset, confidence, iou)[:max_det]
     scaled = scale_boxes(boxes[kept], ratio=ratio, pad=pad, orig_shape=orig_shape)
+    names = len(class_names)
     return [
         Detection(
-            class_id=int(c),
-            class_name=class_names[c] if 0 <= c < len(class_names) else str(int(c)),
-            confidence=float(s),
-            box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+            class_id=c,
+            class_name=class_names[c] if 0 <= c < names else str(c),
+            confidence=s,
+            box=(b[0], b[1], b[2], b[3]),
         )
-        for c, s, b in zip(best[kept].tolist(), confidence[kept], scaled, strict=True)
+        for c, s, b in zip(best[kept].tolist(), confidence[kept].tolist(), scaled.tolist(), strict=True)
     ]
 
 
@@ -154,22 +156,40 @@ def xywh2xyxy(xywh: F32Array) -> F32Array:
 def nms(boxes: F32Array, scores: F32Array, iou_threshold: float) -> npt.NDArray[np.intp]:
     """Greedy NMS as torchvision's CPU kernel (which Ultralytics calls): visit boxes by descending score (stable, so
     ties keep their input order), keep one, drop the later ones whose IoU with it is `> iou_threshold`. IoU is
-    float32; a NaN IoU (two empty boxes) suppresses nothing. Returns the kept indices, best first."""
+    float32, computed as `inter / (area_i + area_j - inter)` like the kernel; a NaN IoU (two empty boxes) suppresses
+    nothing. Returns the kept indices, best first.
+
+    Up to `_NMS_MATRIX_MAX` boxes, all IoUs are computed at once and the greedy pass only reads rows (a few hundred
+    candidates, common at low conf, take well under a millisecond); beyond that, one row per kept box, which keeps
+    memory linear for Ultralytics' 30,000-candidate worst case."""
     order = np.argsort(-scores, kind="stable")
-    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    ranked = boxes[order]
+    x1, y1, x2, y2 = ranked[:, 0], ranked[:, 1], ranked[:, 2], ranked[:, 3]
     areas = (x2 - x1) * (y2 - y1)
+    threshold = np.float64(iou_threshold)  # compared in double, as the kernel compares its float IoU to a double
     keep: list[int] = []
     with np.errstate(divide="ignore", invalid="ignore"):
-        while len(order):
-            i = int(order[0])
+        if len(order) <= _NMS_MATRIX_MAX:
+            w = np.maximum(np.minimum(x2[:, None], x2) - np.maximum(x1[:, None], x1), np.float32(0))
+            h = np.maximum(np.minimum(y2[:, None], y2) - np.maximum(y1[:, None], y1), np.float32(0))
+            inter = w * h
+            over = inter / (areas[:, None] + areas - inter) > threshold
+            suppressed = np.zeros(len(order), dtype=bool)
+            for i in range(len(order)):
+                if not suppressed[i]:
+                    keep.append(i)
+                    suppressed |= over[i]  # marks earlier rows too: they are behind us already
+            return order[np.asarray(keep, dtype=np.intp)]
+        remaining = np.arange(len(order))
+        while len(remaining):
+            i = int(remaining[0])
             keep.append(i)
-            rest = order[1:]
+            rest = remaining[1:]
             w = np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), np.float32(0))
             h = np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), np.float32(0))
             inter = w * h
-            overlap = inter / (areas[i] + areas[rest] - inter)
-            order = rest[~(overlap.astype(np.float64) > iou_threshold)]
-    return np.asarray(keep, dtype=np.intp)
+            remaining = rest[~(inter / (areas[i] + areas[rest] - inter) > threshold)]
+    return order[np.asarray(keep, dtype=np.intp)]
 
 
 def scale_boxes(boxes: F32Array, *, ratio: float, pad: tuple[float, float], orig_shape: tuple[int, int]) -> F32Array:
@@ -242,12 +262,18 @@ def _resize(image: U8Image, size: tuple[int, int], backend: ResizeBackend) -> U8
     return resized
 
 
+_opencv_lock = threading.Lock()
+
+
 @functools.cache
 def _opencv() -> ModuleType | None:
-    """cv2 if installed (imported once, on first use: it is optional and takes a moment to import)."""
-    if importlib.util.find_spec("cv2") is None:
-        return None
-    return importlib.import_module("cv2")
+    """cv2 if it imports (it is optional, and takes a moment to import, so only on first use). The lock: requests
+    arrive on several threads at once, and a second import of cv2 while the first is under way fails."""
+    with _opencv_lock:
+        try:
+            return importlib.import_module("cv2")
+        except ImportError:  # not installed, or its native libraries are missing (libGL for opencv-python)
+            return None
 
 
 def resize_backend() -> Literal["opencv", "numpy"]:

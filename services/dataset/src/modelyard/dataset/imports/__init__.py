@@ -1,4 +1,4 @@
-"""Importing user uploads into a dataset: YOLO zips, frame-rating JSONL, CSV time series.
+"""Importing user uploads into a dataset: YOLO zips, frame-rating JSONL, CSV time series, audio clip zips.
 
 `run_import` validates an upload on local disk and returns the samples to store (files extracted under the given
 work folder), the ratings for frames already stored, and the dataset's class list after the import; or it raises

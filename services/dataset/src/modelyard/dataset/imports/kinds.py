@@ -12,6 +12,7 @@ TASKS_BY_KIND: Mapping[UploadKind, tuple[Task, ...]] = {
     UploadKind.YOLO_ZIP: (Task.DETECT, Task.SEGMENT, Task.CLASSIFY),
     UploadKind.ANNOTATIONS_JSONL: (Task.REGRESS,),
     UploadKind.CSV_SERIES: (Task.FORECAST, Task.REGRESS),
+    UploadKind.AUDIO_ZIP: (Task.AUDIO_CLASSIFY,),
 }
 
 

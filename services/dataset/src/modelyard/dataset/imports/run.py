@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from modelyard.contracts.api.datasets import Task
+from modelyard.dataset.imports.audio import import_audio_zip
 from modelyard.dataset.imports.csv_series import import_csv_series
 from modelyard.dataset.imports.jsonl import import_annotations_jsonl
 from modelyard.dataset.imports.kinds import UploadKind, task_mismatch
@@ -26,6 +27,7 @@ IMPORTERS: Mapping[UploadKind, Importer] = {
     UploadKind.YOLO_ZIP: import_yolo_zip,
     UploadKind.ANNOTATIONS_JSONL: import_annotations_jsonl,
     UploadKind.CSV_SERIES: import_csv_series,
+    UploadKind.AUDIO_ZIP: import_audio_zip,
 }
 
 DEFAULT_LIMITS = ImportLimits()
