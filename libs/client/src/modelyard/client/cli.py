@@ -1,6 +1,7 @@
 """The `modelyard` command: `dev up` runs the local stack; `events tail` follows a stream; `datasets ...` manages
 datasets and uploads (datasets_cli.py); `models ...` the model registry (models_cli.py); `devices ...`, `deploy` and
-`deployments ...` edge distribution (devices_cli.py)."""
+`deployments ...` edge distribution (devices_cli.py); `streams` and `dlq ...` JetStream health and the
+dead-letter queue (ops_cli.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from modelyard.client import devices_cli, devstack, stackfile, training_cli
+from modelyard.client import devices_cli, devstack, ops_cli, stackfile, training_cli
 from modelyard.client.datasets_cli import datasets_app
 from modelyard.client.devices_cli import deployments_app, devices_app
 from modelyard.client.events import tail
@@ -37,6 +38,8 @@ app.add_typer(deployments_app, name="deployments")
 app.command("train")(training_cli.train)
 app.command("trainer")(training_cli.trainer)
 app.command("deploy")(devices_cli.deploy)
+app.command("streams")(ops_cli.streams)
+app.add_typer(ops_cli.dlq_app, name="dlq")
 
 
 @app.command(

@@ -62,6 +62,11 @@ AUDIT_TEMPLATE = "audit.{service}.{action}"
 # DLQ stream: dlq.<original subject>
 DLQ_ALL = "dlq.>"
 DLQ_PREFIX = "dlq."
+# headers of a dead letter: why it died, after how many deliveries, at which consumer
+DLQ_HEADER_PREFIX = "Modelyard-Dlq-"
+DLQ_REASON_HEADER = "Modelyard-Dlq-Reason"
+DLQ_DELIVERIES_HEADER = "Modelyard-Dlq-Deliveries"
+DLQ_CONSUMER_HEADER = "Modelyard-Dlq-Consumer"
 
 # Core NATS request/reply: svc.<service>.<operation>
 SVC_DATASET_CREATE = "svc.dataset.create"

@@ -42,9 +42,9 @@ from modelyard.runtime.logging import bound, get_logger
 
 log = get_logger(__name__)
 
-DLQ_REASON_HEADER = "Modelyard-Dlq-Reason"
-DLQ_DELIVERIES_HEADER = "Modelyard-Dlq-Deliveries"
-DLQ_CONSUMER_HEADER = "Modelyard-Dlq-Consumer"
+DLQ_REASON_HEADER = subjects.DLQ_REASON_HEADER
+DLQ_DELIVERIES_HEADER = subjects.DLQ_DELIVERIES_HEADER
+DLQ_CONSUMER_HEADER = subjects.DLQ_CONSUMER_HEADER
 FETCH_WAIT_S = 0.1  # how long an idle fetch waits; with messages waiting it returns at once
 
 E = TypeVar("E", bound=Event)
