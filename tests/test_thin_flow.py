@@ -3,6 +3,7 @@ and DatasetCreated through the outbox onto the DATASETS stream."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from pathlib import Path
@@ -204,3 +205,22 @@ async def test_dataset_service_down_gives_503_problem_not_a_hang(
             assert time.monotonic() - started < 5
     finally:
         await runner.cleanup()
+
+
+async def test_metrics_show_the_outbox_and_the_jobs_by_state(platform: Platform) -> None:
+    async with platform.http.post(
+        f"{platform.url}/api/v1/users", json={"name": "m", "role": "viewer"}, headers=platform.auth()
+    ) as r:
+        assert r.status == 201
+    deadline = time.monotonic() + 15
+    text = ""
+    while time.monotonic() < deadline:
+        async with platform.http.get(f"{platform.url}/metrics") as r:
+            assert r.status == 200 and r.content_type == "text/plain"
+            text = await r.text()
+        if 'modelyard_outbox_published_total{schema="gateway"}' in text and 'modelyard_jobs{state="running"}' in text:
+            break
+        await asyncio.sleep(0.2)
+    assert 'modelyard_outbox_published_total{schema="gateway"}' in text
+    assert 'modelyard_jobs{state="running"}' in text and 'modelyard_deployments{state="rolling"}' in text
+    assert "modelyard_outbox_lag_seconds" in text and "modelyard_event_handler_seconds" in text

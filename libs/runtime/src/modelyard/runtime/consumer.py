@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from modelyard.contracts import subjects
 from modelyard.contracts.envelope import MSG_ID_HEADER, Event, decode
 from modelyard.contracts.streams import DLQ, ConsumerSpec
-from modelyard.runtime import jetstream, tasks
+from modelyard.runtime import jetstream, metrics, tasks
 from modelyard.runtime.logging import bound, get_logger
 
 log = get_logger(__name__)
@@ -135,28 +135,34 @@ async def consuming(broker: NatsBroker, nc: NatsClient) -> AsyncIterator[list[Ev
 
 async def _deliver(js: JetStreamContext, spec: ConsumerSpec, fn: EventHandler, raw: Msg) -> None:
     delivered = raw.metadata.num_delivered or 1
+    handled = metrics.EVENTS_HANDLED
     try:
         event = decode(raw.data)
     except (ValueError, ValidationError) as exc:  # JSON, unknown type and field errors are all ValueErrors
         await _dead_letter(js, spec, raw, f"undecodable: {exc}"[:500])
+        handled.labels(spec.durable, "undecodable").inc()
         return
     with bound(event_id=str(event.event_id), correlation_id=event.correlation_id, consumer=spec.durable):
         try:
-            with _Lease(raw, spec.ack_wait_s / 3):
+            with _Lease(raw, spec.ack_wait_s / 3), metrics.HANDLER_SECONDS.labels(spec.durable).time():
                 await fn(event)
         except RetryLater as retry:
             await raw.nak(delay=retry.delay_s)
+            handled.labels(spec.durable, "retry").inc()
             return
         except Exception as exc:
             if delivered >= spec.max_deliver:
                 log.exception("consumer.dead_lettered", deliveries=delivered)
                 await _dead_letter(js, spec, raw, f"{type(exc).__name__}: {exc}"[:500])
+                handled.labels(spec.durable, "dead_letter").inc()
                 return
             delay = spec.pause_before(delivered)
             log.warning("consumer.retry", deliveries=delivered, retry_in_s=delay, error=repr(exc))
             await raw.nak(delay=delay)
+            handled.labels(spec.durable, "retry").inc()
             return
     await raw.ack()
+    handled.labels(spec.durable, "ack").inc()
 
 
 class _Lease:

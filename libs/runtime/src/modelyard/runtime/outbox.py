@@ -18,6 +18,7 @@ import asyncpg
 from nats.js import JetStreamContext
 
 from modelyard.contracts.envelope import Event
+from modelyard.runtime import metrics
 from modelyard.runtime.logging import get_logger
 
 log = get_logger(__name__)
@@ -53,6 +54,7 @@ class OutboxRelay:
         self._pool = pool
         self._js = js
         self._channel = f"outbox_{schema}"
+        self._schema = schema
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._publish_timeout_s = publish_timeout_s
@@ -72,8 +74,19 @@ class OutboxRelay:
             await self._published_not_marked()
             await conn.execute(_MARK, [r["id"] for r in rows])
         self.published += len(rows)
+        metrics.OUTBOX_PUBLISHED.labels(self._schema).inc(len(rows))
         self.duplicates += sum(1 for ack in results if ack.duplicate)
         return len(rows)
+
+    async def sample_lag(self) -> None:
+        """Unsent events and the age of the oldest: a relay that cannot publish shows here first."""
+        row = await self._pool.fetchrow(
+            "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS lag "
+            "FROM outbox WHERE sent_at IS NULL"
+        )
+        assert row is not None
+        metrics.OUTBOX_UNSENT.labels(self._schema).set(row["n"])
+        metrics.OUTBOX_LAG_SECONDS.labels(self._schema).set(float(row["lag"]))
 
     async def purge_sent(self) -> None:
         async with self._pool.acquire() as conn:

@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 
 from modelyard.contracts import subjects
 from modelyard.contracts.streams import ALL_STREAMS
-from modelyard.runtime import jetstream, tasks
+from modelyard.runtime import jetstream, metrics, tasks
 from modelyard.runtime.consumer import consuming
 from modelyard.runtime.db import open_pool
 from modelyard.runtime.logging import get_logger
@@ -48,6 +48,8 @@ class DatabaseServiceSettings(Protocol):
     def database_url(self) -> str: ...
     @property
     def database_pool_max(self) -> int: ...
+    @property
+    def metrics_port(self) -> int: ...
 
 
 @asynccontextmanager
@@ -72,6 +74,8 @@ async def service_resources(
             _answer_health(broker, name)
             relay = OutboxRelay(pool, js, schema)
             relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
+            lag_task = asyncio.create_task(metrics.sample_forever(relay.sample_lag), name=f"{name}-outbox-lag")
+            metrics.serve(settings.metrics_port)
             await broker.start()
             try:
                 async with consuming(broker, nc):
@@ -79,6 +83,7 @@ async def service_resources(
                     yield Resources(nc, js, broker, pool, relay)
             finally:
                 await _bounded(broker.stop(), "broker.stop")
+                await tasks.stop(lag_task)
                 await tasks.stop(relay_task)
     finally:
         await _bounded(nc.close(), "nats.close")

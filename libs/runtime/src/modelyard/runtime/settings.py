@@ -27,6 +27,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     nats_url: str = "nats://127.0.0.1:4222"
     request_timeout_s: float = Field(default=10.0, gt=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus /metrics listener; 0 = off")
 
 
 class DatabaseSettings(BaseSettings):

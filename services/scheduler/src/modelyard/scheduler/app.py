@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 from faststream.nats import NatsBroker
 
-from modelyard.runtime import tasks
+from modelyard.contracts.api.training import JobStatus
+from modelyard.runtime import metrics, tasks
 from modelyard.runtime.logging import get_logger
 from modelyard.runtime.migrations import load_migrations
 from modelyard.runtime.rpc import RpcClient
@@ -31,6 +32,15 @@ async def _retry_loop(deps: Deps) -> None:
         except Exception as exc:  # noqa: BLE001 - the next round tries again
             log.warning("retries.failed", error=repr(exc))
         await asyncio.sleep(deps.settings.retry_poll_s)
+
+
+JOBS = metrics.state_gauge("modelyard_jobs", "Training jobs by state", "state")
+
+
+async def _sample_jobs(deps: Deps) -> None:
+    counts = {r["status"]: r["n"] for r in await deps.pool.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY 1")}
+    for state in JobStatus:
+        JOBS.labels(state.value).set(counts.get(state.value, 0))
 
 
 @asynccontextmanager
@@ -55,9 +65,11 @@ async def lifespan(settings: Settings) -> AsyncIterator[tuple[Resources, Deps]]:
         settings, schema=SCHEMA, migrations=load_migrations("modelyard.scheduler.migrations"), register=register
     ) as resources:
         task = asyncio.create_task(_retry_loop(made[0]), name="scheduler-retries")
+        gauges = asyncio.create_task(metrics.sample_forever(lambda: _sample_jobs(made[0])), name="scheduler-gauges")
         advisories = await watch_lost_dispatches(made[0], resources.nc)
         try:
             yield resources, made[0]
         finally:
             await advisories.unsubscribe()
+            await tasks.stop(gauges)
             await tasks.stop(task)

@@ -11,7 +11,7 @@ from nats.aio.msg import Msg
 
 from modelyard.contracts import subjects
 from modelyard.contracts.api.training import Pool
-from modelyard.runtime import jetstream
+from modelyard.runtime import jetstream, metrics
 from modelyard.runtime.logging import configure_logging, get_logger
 from modelyard.runtime.storage import ObjectStore
 from modelyard.trainer.settings import Settings
@@ -31,6 +31,7 @@ async def serve(settings: Settings) -> None:
     )
     await store.ensure_bucket()
     worker = Worker(settings, nc, store)
+    metrics.serve(settings.metrics_port)
     await worker.start()
 
     async def answer(msg: Msg) -> None:

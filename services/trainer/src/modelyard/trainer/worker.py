@@ -21,7 +21,7 @@ from nats.js import JetStreamContext
 from modelyard.contracts import envelope, streams, subjects
 from modelyard.contracts.api.training import Priority
 from modelyard.contracts.events import JobDispatched
-from modelyard.runtime import jetstream
+from modelyard.runtime import jetstream, metrics
 from modelyard.runtime.logging import bound, get_logger
 from modelyard.runtime.storage import ObjectStore
 from modelyard.trainer.attempt import Attempt
@@ -29,6 +29,7 @@ from modelyard.trainer.claims import ClaimDenied, SchedulerUnavailable, claim
 from modelyard.trainer.settings import Settings
 
 log = get_logger(__name__)
+BUSY = metrics.state_gauge("modelyard_trainer_busy", "1 while this trainer runs a job", "pool")
 PRIORITIES = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
 IDLE_POLL_S = 1.0
 
@@ -106,10 +107,12 @@ class Worker:
                 return
             log.info("job.started", attempt=grant.attempt, resume=bool(grant.resume_key))
             self.current = Attempt(self.settings, self.nc, self.store, grant, msg, cancel)
+            BUSY.labels(self.settings.pool.value).set(1)
             try:
                 outcome = await self.current.run()
             finally:
                 self.current = None
+                BUSY.labels(self.settings.pool.value).set(0)
             await msg.ack_sync()
             self.jobs_done += 1
             log.info("job.finished", outcome=outcome, attempt=grant.attempt)

@@ -6,6 +6,7 @@ import asyncio
 from importlib.metadata import version
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from modelyard.contracts.api.common import Health, VersionInfo
 from modelyard.gateway import context
@@ -30,3 +31,9 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/api/v1/version")
 async def get_version(request: web.Request) -> web.Response:
     return web.json_response(VersionInfo(version=version("modelyard-gateway")).model_dump())
+
+
+@routes.get("/metrics")
+async def prometheus_metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition: the gateway's own process (its outbox, requests to services, the audit projection)."""
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
