@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MEMBERS := libs/contracts libs/runtime libs/embedded libs/frameworks libs/client services/gateway services/dataset \
 	services/scheduler services/trainer services/registry services/distribution \
-	services/edge
+	services/edge plugins/regress
 STAMP := $(VENV)/.installed
 
 .PHONY: install dev demo test lint contracts bench clean
@@ -30,7 +30,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs services tests bench scripts conftest.py
+	$(VENV)/bin/mypy libs services plugins tests bench scripts conftest.py
 
 contracts: install  ## regenerate proto/ from libs/contracts
 	$(PY) -m modelyard.contracts.generate proto

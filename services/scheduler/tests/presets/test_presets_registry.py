@@ -51,7 +51,8 @@ def isolated_registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
 
 def test_a_new_framework_plugs_in(isolated_registry: str) -> None:
     register(TaskPreset("torch", "regress", FIELDS, "torch_regress.yaml", render, preset_package=isolated_registry))
-    assert frameworks() == {"ultralytics": ["detect", "segment", "classify"], "torch": ["regress"]}
+    listed = frameworks()
+    assert listed["ultralytics"] == ["detect", "segment", "classify"] and listed["torch"] == ["regress"]
     config = resolve("torch", "regress", "user", {"epochs": 5})
     assert config.values == {"epochs": 5, "learning_rate": 0.001, "scheduler": "cosine"}
     assert config.cli_preview == "python -m train --task regress --epochs=5 --learning_rate=0.001 --scheduler=cosine"
@@ -91,3 +92,12 @@ def test_field_spec_sanity_checks() -> None:
         FieldSpec("amp", FieldKind.BOOL, "bool with a range", min=0)
     with pytest.raises(ValueError, match="min > max"):
         FieldSpec("epochs", FieldKind.INT, "inverted", min=10, max=1)
+
+
+def test_installed_framework_plugins_are_loaded_through_their_entry_points() -> None:
+    """The scheduler knows nothing of them: `modelyard.presets` entry points register them on import."""
+    from importlib.metadata import entry_points
+
+    installed = {ep.name for ep in entry_points(group=registry.ENTRY_POINT_GROUP)}
+    assert installed, "no framework plugin is installed in this environment"
+    assert installed <= set(frameworks()) and not registry.broken_plugins()
