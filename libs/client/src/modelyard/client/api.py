@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -13,6 +14,7 @@ from uuid import UUID
 import aiohttp
 import httpx
 
+from modelyard.contracts.api.audit import AuditList
 from modelyard.contracts.api.common import Health, VersionInfo
 from modelyard.contracts.api.datasets import Dataset, DatasetCreate, DatasetList, DatasetStats
 from modelyard.contracts.api.devices import (
@@ -446,6 +448,27 @@ class ModelyardClient:
                 raise TimeoutError(f"deployment {deployment_id} still {deployment.status.value} after {timeout_s}s")
             wait = interval_s if deadline is None else min(interval_s, max(0.0, deadline - loop.time()))
             await asyncio.sleep(wait)
+
+    # audit
+
+    async def list_audit(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> AuditList:
+        """The org's audit trail, newest first (admins only). `action` is exact or a prefix ending in `*`."""
+        filters = {"actor": actor, "action": action, "resource_type": resource_type, "resource_id": resource_id}
+        params: dict[str, str | int] = {k: v for k, v in filters.items() if v is not None}
+        params |= {k: v.isoformat() for k, v in (("since", since), ("until", until)) if v is not None}
+        params |= {"limit": limit, "offset": offset}
+        return AuditList.model_validate(await self._request("GET", "/api/v1/audit", params=params))
 
     async def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """An unchecked request, for showing what the API answers to bad input."""

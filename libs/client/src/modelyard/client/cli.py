@@ -1,7 +1,7 @@
 """The `modelyard` command: `dev up` runs the local stack; `events tail` follows a stream; `datasets ...` manages
 datasets and uploads (datasets_cli.py); `models ...` the model registry (models_cli.py); `devices ...`, `deploy` and
 `deployments ...` edge distribution (devices_cli.py); `streams` and `dlq ...` JetStream health and the
-dead-letter queue (ops_cli.py)."""
+dead-letter queue (ops_cli.py); `audit list|tail` the audit trail (audit_cli.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from modelyard.client import devices_cli, devstack, ops_cli, stackfile, training_cli
+from modelyard.client.audit_cli import audit_app
 from modelyard.client.datasets_cli import datasets_app
 from modelyard.client.devices_cli import deployments_app, devices_app
 from modelyard.client.events import tail
@@ -40,6 +41,7 @@ app.command("trainer")(training_cli.trainer)
 app.command("deploy")(devices_cli.deploy)
 app.command("streams")(ops_cli.streams)
 app.add_typer(ops_cli.dlq_app, name="dlq")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command(

@@ -1,4 +1,5 @@
-"""The gateway's aiohttp application: resources in a cleanup context, middlewares, routes."""
+"""The gateway's aiohttp application: resources in a cleanup context (with the audit projection's consumer),
+middlewares, routes."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from faststream.nats import NatsBroker
 
 from modelyard.gateway import context, middleware
+from modelyard.gateway.audit import AUDIT, AuditRepository, register_projection
 from modelyard.gateway.repository import IdentityRepository
 from modelyard.gateway.routes import (
+    audit,
     datasets,
     devices,
     live,
@@ -28,16 +30,16 @@ from modelyard.runtime.rpc import RpcClient
 from modelyard.runtime.service import service_resources
 
 
-def _no_subscribers(broker: NatsBroker, pool: object) -> None:
-    """The gateway only sends requests; it subscribes to nothing (yet)."""
-
-
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[context.SETTINGS]
     async with service_resources(
-        settings, schema=SCHEMA, migrations=load_migrations("modelyard.gateway.migrations"), register=_no_subscribers
+        settings,
+        schema=SCHEMA,
+        migrations=load_migrations("modelyard.gateway.migrations"),
+        register=register_projection,
     ) as resources:
         app[context.RESOURCES] = resources
+        app[AUDIT] = AuditRepository(resources.pool)
         app[context.IDENTITY] = IdentityRepository(resources.pool)
         app[context.RPC] = RpcClient(resources.broker, timeout_s=settings.request_timeout_s)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120)
@@ -53,6 +55,6 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[context.SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
-    for module in (system, users, datasets, uploads, samples, versions, training, models, devices, live):
+    for module in (system, users, datasets, uploads, samples, versions, training, models, devices, live, audit):
         app.add_routes(module.routes)
     return app
