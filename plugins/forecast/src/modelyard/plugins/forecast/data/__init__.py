@@ -1,0 +1,1 @@
+"""Packaged presets of the forecast plugin (YAML files read with importlib.resources)."""
