@@ -3,7 +3,10 @@ tokens, the release gate, targets, staged rollouts (a failing canary aborts befo
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+
+import httpx
 
 from modelyard.contracts.api.identity import Role
 
@@ -111,4 +114,8 @@ async def test_a_retryable_failure_is_sent_again_with_fresh_urls(platform: Platf
         done = await wait_deployment(platform, created["id"], {"completed", "failed", "aborted"})
     assert done["status"] == "completed" and done["devices"][0]["attempts"] == 2
     assert [m.attempt for m in device.received] == [1, 2]
-    assert device.received[0].files[0].url != device.received[1].files[0].url  # presigned again
+    first, retry = device.received[0], device.received[1]
+    assert retry.urls_expire_at >= first.urls_expire_at  # presigned again, at the retry
+    async with httpx.AsyncClient(timeout=30) as plain:
+        body = (await plain.get(retry.files[0].url)).content
+    assert hashlib.sha256(body).hexdigest() == retry.files[0].sha256

@@ -12,6 +12,7 @@ from modelyard.contracts.api.uploads import UploadState
 from modelyard.contracts.events import UploadExpired
 from modelyard.dataset.deps import Deps
 from modelyard.runtime import outbox, tasks
+from modelyard.runtime.audit import audit_event
 from modelyard.runtime.logging import get_logger
 
 log = get_logger(__name__)
@@ -27,14 +28,24 @@ async def expire_uploads(deps: Deps, now: datetime | None = None) -> int:
                 continue
             await deps.store.abort_multipart(upload.row["s3_key"], upload.row["s3_upload_id"])
             await deps.uploads.set_state(conn, upload_id, UploadState.EXPIRED, error="expired before it was finalized")
+            event = UploadExpired(
+                correlation_id=f"sweep-{upload_id}",
+                org_id=upload.row["org_id"],
+                actor="service:dataset",
+                upload_id=upload_id,
+                dataset_id=upload.row["dataset_id"],
+                received_chunks=len(upload.chunks),
+            )
             await outbox.enqueue(
                 conn,
-                UploadExpired(
-                    correlation_id=f"sweep-{upload_id}",
-                    org_id=upload.row["org_id"],
-                    actor="service:dataset",
-                    upload_id=upload_id,
-                    dataset_id=upload.row["dataset_id"],
+                event,
+                audit_event(
+                    event,
+                    service="dataset",
+                    action="upload_expired",
+                    resource_type="upload",
+                    resource_id=upload_id,
+                    dataset_id=str(upload.row["dataset_id"]),
                     received_chunks=len(upload.chunks),
                 ),
             )

@@ -8,9 +8,13 @@ from datetime import datetime
 import asyncpg
 
 from modelyard.contracts.api.identity import Principal, Role, User, UserWithKey
-from modelyard.contracts.events import UserCreated
+from modelyard.contracts.events import AuditRecorded, UserCreated
 from modelyard.gateway import keys
 from modelyard.runtime import outbox
+
+SERVICE = "gateway"
+# ensure_org and issue_key run in a live platform only from the bootstrap, which also creates its admin as this
+BOOTSTRAP, BOOTSTRAP_CORRELATION = "service:bootstrap", "bootstrap"
 
 
 class IdentityRepository:
@@ -42,7 +46,7 @@ class IdentityRepository:
                 name,
                 role.value,
             )
-            key = await _insert_key(conn, org_id, user_id)
+            key, _, _ = await _insert_key(conn, org_id, user_id)  # the first key is part of user.created
             event = UserCreated(
                 correlation_id=correlation_id,
                 org_id=org_id,
@@ -62,13 +66,35 @@ class IdentityRepository:
         )
         return None if row is None else User.model_validate(dict(row))
 
-    async def ensure_org(self, name: str) -> uuid.UUID:
-        org_id: uuid.UUID = await self._pool.fetchval(
-            """INSERT INTO orgs (id, name) VALUES ($1, $2)
-               ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id""",
-            uuid.uuid4(),
-            name,
-        )
+    async def ensure_org(
+        self, name: str, *, actor: str = BOOTSTRAP, correlation_id: str = BOOTSTRAP_CORRELATION
+    ) -> uuid.UUID:
+        """The organisation of that name, created (and audited as `org.created`, in the same transaction) when it
+        does not exist yet. The bootstrap is the one caller in a running platform, hence the defaults."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            # xmax is 0 on a freshly inserted row, set on one the upsert only touched
+            row = await conn.fetchrow(
+                """INSERT INTO orgs (id, name) VALUES ($1, $2)
+                   ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id, plan, (xmax = 0) AS created""",
+                uuid.uuid4(),
+                name,
+            )
+            assert row is not None
+            org_id: uuid.UUID = row["id"]
+            if row["created"]:
+                await outbox.enqueue(
+                    conn,
+                    AuditRecorded(
+                        correlation_id=correlation_id,
+                        org_id=org_id,
+                        actor=actor,
+                        service=SERVICE,
+                        action="org.created",
+                        resource_type="org",
+                        resource_id=str(org_id),
+                        detail={"name": name, "plan": row["plan"]},
+                    ),
+                )
         return org_id
 
     async def super_admin(self, org_id: uuid.UUID) -> uuid.UUID | None:
@@ -79,20 +105,44 @@ class IdentityRepository:
         )
         return found
 
-    async def issue_key(self, org_id: uuid.UUID, user_id: uuid.UUID) -> str:
-        async with self._pool.acquire() as conn:
-            return await _insert_key(conn, org_id, user_id)
+    async def issue_key(
+        self,
+        org_id: uuid.UUID,
+        user_id: uuid.UUID,
+        *,
+        actor: str = BOOTSTRAP,
+        correlation_id: str = BOOTSTRAP_CORRELATION,
+    ) -> str:
+        """Another key for an existing user, audited as `api_key.issued` (which key, whose; never the key itself)
+        in the same transaction. The bootstrap is the one caller in a running platform, hence the defaults."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            key, key_id, prefix = await _insert_key(conn, org_id, user_id)
+            await outbox.enqueue(
+                conn,
+                AuditRecorded(
+                    correlation_id=correlation_id,
+                    org_id=org_id,
+                    actor=actor,
+                    service=SERVICE,
+                    action="api_key.issued",
+                    resource_type="api_key",
+                    resource_id=str(key_id),
+                    detail={"user_id": str(user_id), "prefix": prefix},
+                ),
+            )
+        return key
 
 
-async def _insert_key(conn: asyncpg.Connection, org_id: uuid.UUID, user_id: uuid.UUID) -> str:
-    """A new key for the user; returns the key itself, which is not stored."""
+async def _insert_key(conn: asyncpg.Connection, org_id: uuid.UUID, user_id: uuid.UUID) -> tuple[str, uuid.UUID, str]:
+    """A new key for the user; returns the key itself (which is not stored), its id and its public prefix."""
     key, prefix, key_hash = keys.new_key()
+    key_id = uuid.uuid4()
     await conn.execute(
         "INSERT INTO api_keys (id, org_id, user_id, prefix, key_sha256) VALUES ($1, $2, $3, $4, $5)",
-        uuid.uuid4(),
+        key_id,
         org_id,
         user_id,
         prefix,
         key_hash,
     )
-    return key
+    return key, key_id, prefix

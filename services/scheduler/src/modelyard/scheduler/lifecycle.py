@@ -1,8 +1,8 @@
 """The job state machine: pending → queued → running → completed | failed | cancelled.
 
-Every change goes through here, inside the caller's transaction, and emits JobStatusChanged (live views) through
-the outbox. Reports from trainers carry their attempt; a report from an attempt other than the job's current one
-is stale and changes nothing (`fenced`).
+Every change goes through here, inside the caller's transaction, and emits JobStatusChanged (live views) and an
+audit record (`job.<status>`, by whoever caused it) through the outbox. Reports from trainers carry their attempt;
+a report from an attempt other than the job's current one is stale and changes nothing (`fenced`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import asyncpg
 from modelyard.contracts.api.training import JobStatus, Pool, Priority
 from modelyard.contracts.envelope import Event
 from modelyard.contracts.events import (
+    AuditRecorded,
     EpochReported,
     JobDispatched,
     JobQueued,
@@ -75,6 +76,46 @@ def status_event(job: JobRow, correlation_id: str, cause: Event | None = None) -
     )
 
 
+def status_audit(
+    before: JobRow,
+    after: JobRow,
+    correlation_id: str,
+    cause: Event | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+) -> AuditRecorded:
+    """The audit record of one change of the job: `job.<status>` (or `action`) by `actor`, else by the cause's
+    actor (the trainer whose report it applies), else by the scheduler itself."""
+    status = JobStatus(after["status"])
+    detail: dict[str, Any] = {"previous": before["status"], "attempt": after["attempt"]}
+    if status is JobStatus.RUNNING:
+        detail["trainer_id"] = after["trainer_id"]
+    if after["dispatches"] != before["dispatches"]:
+        detail |= {"dispatch": after["dispatches"], "pool": after["pool"], "priority": after["priority"]}
+    if status is JobStatus.QUEUED and after["failures"]:
+        detail["failures"] = after["failures"]
+    if after["retry_at"] is not None:
+        detail["retry_at"] = after["retry_at"].isoformat()
+    if status in (JobStatus.QUEUED, JobStatus.FAILED) and after["error_message"]:
+        detail["error"] = after["error_message"]
+    return AuditRecorded(
+        correlation_id=correlation_id,
+        causation_id=str(cause.event_id) if cause else None,
+        org_id=after["org_id"],
+        actor=actor or (cause.actor if cause else SCHEDULER),
+        service="scheduler",
+        action=action or f"job.{status.value}",
+        resource_type="job",
+        resource_id=str(after["id"]),
+        detail=detail,
+    )
+
+
+def _news(before: JobRow, after: JobRow) -> bool:
+    """A fact worth an audit record: a new status, a new attempt (a takeover) or a new dispatch (a retry)."""
+    return any(before[name] != after[name] for name in ("status", "attempt", "dispatches"))
+
+
 async def change(
     conn: asyncpg.Connection,
     jobs: JobRepository,
@@ -83,14 +124,26 @@ async def change(
     correlation_id: str,
     *extra: Event,
     cause: Event | None = None,
+    actor: str | None = None,
+    audited: bool = True,
+    action: str | None = None,
 ) -> JobRow:
+    """Apply `changes` and emit JobStatusChanged and, when the status, attempt or dispatch changed, its audit
+    record (see `status_audit`), all in the caller's transaction. `audited=False` where the caller records the fact
+    itself (a submission is audited as `job.submitted`, not also as its first dispatch)."""
     updated = await jobs.update(conn, job["id"], changes)
-    await outbox.enqueue(conn, *extra, status_event(updated, correlation_id, cause))
+    events = [*extra, status_event(updated, correlation_id, cause)]
+    if audited and _news(job, updated):
+        events.append(status_audit(job, updated, correlation_id, cause, actor, action))
+    await outbox.enqueue(conn, *events)
     return updated
 
 
-async def dispatch(conn: asyncpg.Connection, jobs: JobRepository, job: JobRow, correlation_id: str) -> JobRow:
-    """Queue the job and put one dispatch message for it on the work queue of its pool and priority."""
+async def dispatch(
+    conn: asyncpg.Connection, jobs: JobRepository, job: JobRow, correlation_id: str, *, audited: bool = True
+) -> JobRow:
+    """Queue the job and put one dispatch message for it on the work queue of its pool and priority (audited as
+    `job.dispatched`, by the scheduler)."""
     number = job["dispatches"] + 1
     pool, priority = Pool(job["pool"]), Priority(job["priority"])
     queued = JobQueued(
@@ -119,6 +172,8 @@ async def dispatch(conn: asyncpg.Connection, jobs: JobRepository, job: JobRow, c
         correlation_id,
         queued,
         message,
+        audited=audited,
+        action="job.dispatched",
     )
 
 

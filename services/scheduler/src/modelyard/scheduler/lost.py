@@ -42,6 +42,7 @@ async def fail_lost_job(deps: Deps, dispatched: JobDispatched, deliveries: int) 
             job,
             {"status": JobStatus.FAILED.value, "error_message": error, "finished_at": datetime.now(UTC)},
             dispatched.correlation_id,
+            cause=dispatched,  # audited as `job.failed` by the scheduler (the dispatch's actor)
         )
     return True
 

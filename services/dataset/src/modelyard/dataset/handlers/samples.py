@@ -88,6 +88,17 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                     count=1,
                     sample_ids=[sample.id],
                 ),
+                audit(
+                    principal,
+                    correlation_id,
+                    service="dataset",
+                    action="sample_added",
+                    resource_type="sample",
+                    resource_id=sample.id,
+                    dataset_id=str(dataset.id),
+                    sha256=sample.sha256,
+                    status=sample.status.value,
+                ),
             )
         return sample
 
@@ -131,6 +142,17 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                     sample_id=sample.id,
                     status=updated.status,
                     changed=sorted(changes),
+                ),
+                audit(
+                    principal,
+                    correlation_id,
+                    service="dataset",
+                    action="sample_updated",
+                    resource_type="sample",
+                    resource_id=sample.id,
+                    dataset_id=str(dataset.id),
+                    changed=sorted(changes),
+                    status=updated.status.value,
                 ),
             )
         return updated
@@ -189,6 +211,18 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                     decision=spec.decision,
                     reason=spec.reason,
                     status=status,
+                ),
+                audit(
+                    principal,
+                    correlation_id,
+                    service="dataset",
+                    action="sample_reviewed",
+                    resource_type="sample",
+                    resource_id=sample.id,
+                    dataset_id=str(spec.dataset_id),
+                    decision=spec.decision.value,
+                    status=status.value,
+                    reason=spec.reason,
                 ),
             )
         return updated

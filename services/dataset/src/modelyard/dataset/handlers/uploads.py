@@ -161,6 +161,17 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                     size=row["size"],
                     sha256=row["sha256"],
                 ),
+                audit(
+                    principal,
+                    correlation_id,
+                    service="dataset",
+                    action="upload_finalized",
+                    resource_type="upload",
+                    resource_id=upload.id,
+                    dataset_id=str(row["dataset_id"]),
+                    size=row["size"],
+                    kind=row["kind"],
+                ),
             )
         return (await repo.get(principal.org_id, ref.id)).public()
 
@@ -172,4 +183,17 @@ def register(broker: NatsBroker, deps: Deps) -> None:
             _receiving(upload)
             await deps.store.abort_multipart(upload.row["s3_key"], upload.row["s3_upload_id"])
             await repo.set_state(conn, upload.id, UploadState.FAILED, error="aborted by the client")
+            await outbox.enqueue(
+                conn,
+                audit(
+                    principal,
+                    correlation_id,
+                    service="dataset",
+                    action="upload_aborted",
+                    resource_type="upload",
+                    resource_id=upload.id,
+                    dataset_id=str(upload.row["dataset_id"]),
+                    received_chunks=len(upload.chunks),
+                ),
+            )
         return (await repo.get(principal.org_id, ref.id)).public()

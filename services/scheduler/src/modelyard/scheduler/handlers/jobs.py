@@ -117,7 +117,10 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                     version=spec.dataset_version,
                 ),
             )
-            await lifecycle.dispatch(conn, jobs, await jobs.row(principal.org_id, job_id, conn), correlation_id)
+            # the submission is the audited fact; its first dispatch is part of it
+            await lifecycle.dispatch(
+                conn, jobs, await jobs.row(principal.org_id, job_id, conn), correlation_id, audited=False
+            )
         return await jobs.public(principal.org_id, job_id)
 
     @responder(broker, subjects.SVC_JOB_LIST, JobQuery, queue=QUEUE)
@@ -165,33 +168,34 @@ def register(broker: NatsBroker, deps: Deps) -> None:
             if job.status.final:
                 raise JobFinished(ref.job_id, job.status.value)
             if job.status is JobStatus.RUNNING:
-                # the trainer stops the run and reports TrainingCancelled; until then the job is still running
+                # the trainer stops the run and reports TrainingCancelled; until then the job is still running, so
+                # the user's fact is the request (`job.cancel_requested`); `job.cancelled` follows with the report
                 await jobs.update(conn, ref.job_id, {"cancel_requested": True})
                 await outbox.enqueue(
                     conn,
                     JobCancelRequested(
                         correlation_id=correlation_id, org_id=principal.org_id, actor=principal.actor, job_id=ref.job_id
                     ),
+                    audit(
+                        principal,
+                        correlation_id,
+                        service="scheduler",
+                        action="job_cancel_requested",
+                        resource_type="job",
+                        resource_id=ref.job_id,
+                        attempt=job["attempt"],
+                    ),
                 )
             else:
+                # audited by the change itself, as `job.cancelled` by the user
                 await lifecycle.change(
                     conn,
                     jobs,
                     job,
                     {"status": JobStatus.CANCELLED.value, "cancel_requested": True, "finished_at": datetime.now(UTC)},
                     correlation_id,
+                    actor=principal.actor,
                 )
-            await outbox.enqueue(
-                conn,
-                audit(
-                    principal,
-                    correlation_id,
-                    service="scheduler",
-                    action="job_cancelled",
-                    resource_type="job",
-                    resource_id=ref.job_id,
-                ),
-            )
         return await jobs.public(principal.org_id, ref.job_id)
 
     @responder(broker, subjects.SVC_JOB_DELETE, JobRef, queue=QUEUE)
@@ -250,6 +254,8 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                     "resume_epoch": (last.epoch or 0) if last else 0,
                 },
                 correlation_id,
+                # trainers call as the platform's service principal: the actor is the trainer that claimed
+                actor=f"service:trainer:{claim.trainer_id}",
             )
         return ClaimGranted(
             job_id=claim.job_id,
