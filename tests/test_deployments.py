@@ -117,5 +117,5 @@ async def test_a_retryable_failure_is_sent_again_with_fresh_urls(platform: Platf
     first, retry = device.received[0], device.received[1]
     assert retry.urls_expire_at >= first.urls_expire_at  # presigned again, at the retry
     async with httpx.AsyncClient(timeout=30) as plain:
-        body = (await plain.get(retry.files[0].url)).content
-    assert hashlib.sha256(body).hexdigest() == retry.files[0].sha256
+        fetched = (await plain.get(retry.files[0].url)).content
+    assert hashlib.sha256(fetched).hexdigest() == retry.files[0].sha256
