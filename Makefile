@@ -8,7 +8,7 @@ MEMBERS := libs/contracts libs/runtime libs/embedded libs/frameworks libs/client
 	services/edge plugins/regress plugins/forecast
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev demo test lint contracts bench clean
+.PHONY: install dev demo demo-regress demo-audio demo-forecast demo-frameworks test lint contracts bench clean
 
 install: $(STAMP)
 
@@ -23,6 +23,12 @@ dev: install  ## start the local stack (Ctrl-C stops everything)
 
 demo: install  ## start a throw-away stack, walk the thin flow through it, stop
 	$(PY) scripts/demo.py
+
+demo-regress demo-audio demo-forecast: demo-%: install  ## one framework plugin end to end, on a throw-away stack
+	$(PY) scripts/demo_frameworks.py $*
+
+demo-frameworks: install  ## every framework plugin end to end
+	$(PY) scripts/demo_frameworks.py regress audio forecast
 
 test: install
 	$(PY) -m pytest -q --durations=15
