@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MEMBERS := libs/contracts libs/runtime libs/embedded libs/frameworks libs/client services/gateway services/dataset \
 	services/scheduler services/trainer services/registry services/distribution \
-	services/edge plugins/regress plugins/forecast
+	services/edge plugins/regress plugins/audio plugins/forecast
 STAMP := $(VENV)/.installed
 
 .PHONY: install dev demo demo-regress demo-audio demo-forecast demo-frameworks test lint contracts bench clean

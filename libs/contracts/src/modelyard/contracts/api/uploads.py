@@ -69,7 +69,7 @@ class ChunkTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: UUID
-    index: int = Field(ge=0)
+    index: int = Field(ge=0, lt=MAX_CHUNKS)
 
 
 class ChunkDestination(BaseModel):
@@ -83,7 +83,7 @@ class ChunkReceived(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: UUID
-    index: int = Field(ge=0)
+    index: int = Field(ge=0, lt=MAX_CHUNKS)
     size: int = Field(ge=0)
     sha256: str = Field(pattern=SHA256)
     etag: str = Field(min_length=1)
