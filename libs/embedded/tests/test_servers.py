@@ -77,6 +77,18 @@ def test_s3_stores_and_returns_objects(s3_server: S3Server) -> None:
         response.release_conn()
 
 
+def test_s3_holds_more_buckets_than_a_test_session_makes(tmp_path: Path) -> None:
+    """Each bucket is a collection with its own volumes; with weed's default 1 GiB volumes the count was capped by
+    free disk (57 on these machines) and later buckets refused every write with a 500."""
+    with S3Server(tmp_path / "s3") as s3:
+        client = _minio(s3)
+        for index in range(80):
+            bucket = f"many-{index}"
+            client.make_bucket(bucket)
+            client.put_object(bucket, "k", io.BytesIO(b"x" * 1000), 1000)
+        assert client.get_object("many-79", "k").read() == b"x" * 1000
+
+
 def test_s3_refuses_a_wrong_secret_key(s3_server: S3Server) -> None:
     with pytest.raises(S3Error) as caught:
         _minio(s3_server, secret_key="not-the-secret").list_buckets()

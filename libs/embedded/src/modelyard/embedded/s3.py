@@ -128,6 +128,11 @@ class S3Server(EmbeddedServer):
             "-master.telemetry=false",
             "-volume.preStopSeconds=0",
             "-master.resumeState=false",
+            # Every bucket is a SeaweedFS collection with volumes of its own. With the default 1 GiB volume size the
+            # volume count is capped by free disk / 1 GiB (57 here): a test session that makes a bucket per test
+            # runs out after ~57 and puts fail with 500. Small, sparse volumes and a high cap hold thousands.
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=4000",
         ]
 
     def _describe(self) -> str:
