@@ -97,8 +97,9 @@ async def registered(platform: Platform, job_id: uuid.UUID, limit_s: float = 30)
     raise AssertionError(f"no model version registered for job {job_id}")
 
 
-async def audit_actions(platform: Platform, limit_s: float = 10, **want: Any) -> list[AuditRecorded]:
-    """The AUDIT stream's records so far (waiting up to `limit_s` for one whose fields match `want`)."""
+async def audit_actions(platform: Platform, limit_s: float = 10, at_least: int = 1, **want: Any) -> list[AuditRecorded]:
+    """The AUDIT stream's records so far, once `at_least` of them match `want` (waiting up to `limit_s`): each
+    refusal is its own transaction, so the records arrive one relay pass at a time."""
     nc = await nats.connect(platform.nats_url)
     try:
         js = nc.jetstream()
@@ -110,7 +111,8 @@ async def audit_actions(platform: Platform, limit_s: float = 10, **want: Any) ->
                 event = decode((await js.get_msg(streams.AUDIT.name, seq)).data or b"")
                 if isinstance(event, AuditRecorded):
                     records.append(event)
-            if not want or any(all(getattr(r, k) == v for k, v in want.items()) for r in records):
+            matching = sum(1 for r in records if all(getattr(r, k) == v for k, v in want.items()))
+            if matching >= at_least:
                 return records
             if time.monotonic() > deadline:
                 raise AssertionError(f"no audit record with {want}: {[r.action for r in records]}")

@@ -70,7 +70,7 @@ async def test_refusals_are_problems_and_audited(platform: Platform) -> None:
     async with platform.http.post(f"{url}/approve", json={}, headers=platform.auth()) as r:
         assert r.status == 422 and (await r.json())["errors"][0]["field"] == "reason"
 
-    records = await audit_actions(platform, action="model.approve.refused")
+    records = await audit_actions(platform, at_least=2, action="model.approve.refused")
     refused = [(r.action, r.detail["status"]) for r in records if r.action.endswith(".refused")]
     assert refused == [("model.release.refused", 409), ("model.approve.refused", 403), ("model.approve.refused", 403)]
     async with platform.client() as api:

@@ -13,8 +13,10 @@ from modelyard.gateway.audit import AUDIT, AuditRepository, register_projection
 from modelyard.gateway.repository import IdentityRepository
 from modelyard.gateway.routes import (
     audit,
+    audit_description,
     datasets,
     devices,
+    docs,
     live,
     models,
     samples,
@@ -28,6 +30,9 @@ from modelyard.gateway.settings import SCHEMA, Settings
 from modelyard.runtime.migrations import load_migrations
 from modelyard.runtime.rpc import RpcClient
 from modelyard.runtime.service import service_resources
+
+# the route modules that describe their endpoints (routes/audit.py is described in routes/audit_description.py)
+DESCRIBED = (system, users, datasets, uploads, samples, versions, training, models, devices, live, docs)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -55,6 +60,9 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[context.SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
-    for module in (system, users, datasets, uploads, samples, versions, training, models, devices, live, audit):
+    for module in (system, users, datasets, uploads, samples, versions, training, models, devices, live, audit, docs):
         app.add_routes(module.routes)
+    endpoints = [*(e for module in DESCRIBED for e in module.api.endpoints), *audit_description.ENDPOINTS]
+    app[context.PUBLIC_PATHS] = frozenset(e.path for e in endpoints if e.public)
+    docs.publish(app, endpoints)
     return app

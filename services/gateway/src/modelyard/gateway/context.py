@@ -16,6 +16,8 @@ RESOURCES = web.AppKey("resources", Resources)
 IDENTITY = web.AppKey("identity", IdentityRepository)
 RPC = web.AppKey("rpc", RpcClient)
 HTTP = web.AppKey("http", aiohttp.ClientSession)  # to stream upload chunks into the object store
+# paths answered without an API key: those of the endpoints described `public` (endpoints.py)
+PUBLIC_PATHS: web.AppKey[frozenset[str]] = web.AppKey("public_paths")
 
 CORRELATION_ID = web.RequestKey("correlation_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

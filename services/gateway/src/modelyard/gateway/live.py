@@ -15,11 +15,13 @@ from typing import Any
 
 from aiohttp import web
 from nats.aio.msg import Msg
+from pydantic import ValidationError
 
 from modelyard.contracts import envelope, subjects
 from modelyard.contracts.api.training import EpochMetrics, Job, JobDetail, JobRef, JobStatus, MetricsList, MetricsQuery
 from modelyard.contracts.events import EpochReported, JobStatusChanged
 from modelyard.gateway import context
+from modelyard.runtime.problems import invalid
 
 
 def _now() -> str:
@@ -56,7 +58,10 @@ def _from_job(job: Job) -> dict[str, Any]:
 
 async def job_updates(request: web.Request, job_id: str) -> AsyncGenerator[dict[str, Any], None]:
     rpc, principal, cid = request.app[context.RPC], context.principal(request), context.correlation_id(request)
-    ref = JobRef.model_validate({"job_id": job_id})
+    try:
+        ref = JobRef.model_validate({"job_id": job_id})
+    except ValidationError as exc:  # a malformed id is the caller's mistake: 422, not a crash
+        raise invalid(exc) from None
     nc = request.app[context.RESOURCES].nc
     inbox: asyncio.Queue[Msg] = asyncio.Queue()
 

@@ -15,7 +15,8 @@ from modelyard.runtime.problems import ServiceError, Unauthorized
 log = get_logger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PROTECTED_PREFIXES = ("/api/v1/", "/ws/")
-PUBLIC_PATHS = frozenset({"/api/v1/version", "/api/v1/devices/enroll"})  # enroll: the body's one-time token
+# headers of aiohttp's own errors that the problem keeps: a 405 must still say which methods the path takes
+_KEPT_HEADERS = ("Allow",)
 
 
 @web.middleware
@@ -43,7 +44,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problems.respond(problems.from_http_error(exc, cid), instance=request.path)
+        kept = {name: exc.headers[name] for name in _KEPT_HEADERS if name in exc.headers}
+        return problems.respond(problems.from_http_error(exc, cid), instance=request.path, headers=kept or None)
     except Exception:
         log.exception("request.crashed")
         return problems.respond(ServiceError("unexpected error; quote the correlation id").problem(cid))
@@ -51,7 +53,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith(PROTECTED_PREFIXES) or request.path in PUBLIC_PATHS:
+    if not request.path.startswith(PROTECTED_PREFIXES) or request.path in request.app.get(context.PUBLIC_PATHS, ()):
         return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:

@@ -11,6 +11,7 @@ CLI's live tail both go through `AuditEvent.of`, so a pattern matches the same e
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,7 @@ from modelyard.contracts.api.paging import PageQuery
 from modelyard.contracts.events import AuditRecorded, UserCreated
 
 WILDCARD = "*"
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 SUMMARY_CHARS = 200
 
 
@@ -124,6 +126,15 @@ class AuditQuery(PageQuery):
         """An unencoded `+01:00` in a query string arrives as ` 01:00`: give the offset its sign back."""
         if isinstance(value, str) and "T" in value and " " in value:
             return value.replace(" ", "+")
+        return value
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _a_date_time(cls, value: Any) -> Any:
+        """ISO 8601 only, as the API documents (`format: date-time`): pydantic would also read `0.5` or `1700000000`
+        as seconds since 1970, which a typo should not silently become."""
+        if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+            raise ValueError("must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z")
         return value
 
     @field_validator("since", "until")

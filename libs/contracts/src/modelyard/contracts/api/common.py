@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 
@@ -16,7 +16,7 @@ def _semver(value: str) -> str:
     return value
 
 
-SemVer = Annotated[str, AfterValidator(_semver)]
+SemVer = Annotated[str, AfterValidator(_semver), WithJsonSchema({"type": "string", "pattern": _SEMVER.pattern})]
 
 
 class VersionInfo(BaseModel):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from modelyard.contracts.api.paging import PageQuery
 
@@ -57,17 +59,27 @@ class DatasetQuery(PageQuery):
 
 
 class DatasetUpdate(BaseModel):
-    """PATCH: only the fields given change. Class names may only grow (labels refer to them by index)."""
+    """PATCH: only the fields given change. Class names may only grow (labels refer to them by index).
+
+    `description` and `ai_module` can be cleared with null; a dataset always has a name, an environment, a status
+    and a class list, so those take a value or stay out (None below means "not given", never "set to null")."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     id: UUID
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     ai_module: str | None = Field(default=None, min_length=1, max_length=100)
-    environment: Environment | None = None
-    status: DatasetStatus | None = None
-    class_names: list[str] | None = Field(default=None, max_length=10000)
+    environment: Environment | SkipJsonSchema[None] = None
+    status: DatasetStatus | SkipJsonSchema[None] = None
+    class_names: list[str] | SkipJsonSchema[None] = Field(default=None, max_length=10000)
+
+    @field_validator("name", "environment", "status", "class_names", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null: leave the field out to keep its value")
+        return value
 
 
 class Dataset(BaseModel):

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from modelyard.contracts.api.paging import PageQuery
+from modelyard.contracts.api.paging import INT32_MAX, PageQuery
 
 Labels = dict[str, str]
 
@@ -115,10 +115,14 @@ class DeploymentCreate(BaseModel):
 
     model_id: UUID
     target: Target
-    canary: int | None = Field(default=None, ge=1, description="devices in the first wave")
+    canary: int | None = Field(default=None, ge=1, le=INT32_MAX, description="devices in the first wave")
     canary_percent: float | None = Field(default=None, gt=0, le=100)
-    wave_size: int | None = Field(default=None, ge=1, description="devices per wave after the canary; default: all")
-    failure_threshold: int = Field(default=0, ge=0, description="failed devices tolerated before the rollout aborts")
+    wave_size: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="devices per wave after the canary; default: all"
+    )
+    failure_threshold: int = Field(
+        default=0, ge=0, le=INT32_MAX, description="failed devices tolerated before the rollout aborts"
+    )
 
     @model_validator(mode="after")
     def _canary(self) -> DeploymentCreate:

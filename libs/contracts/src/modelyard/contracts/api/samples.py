@@ -7,10 +7,12 @@ from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from modelyard.contracts.api.paging import PageQuery
 
 Unit = Field(ge=0.0, le=1.0)
+_UNIT: JsonDict = {"type": "number", "minimum": 0.0, "maximum": 1.0}  # a normalised coordinate (`_normalised`)
 
 
 class SampleKind(StrEnum):
@@ -49,7 +51,10 @@ class Polygon(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     class_id: int = Field(ge=0)
-    points: list[tuple[float, float]] = Field(min_length=3)
+    points: list[tuple[float, float]] = Field(
+        min_length=3,
+        json_schema_extra={"items": {"type": "array", "prefixItems": [_UNIT, _UNIT], "minItems": 2, "maxItems": 2}},
+    )
 
     @model_validator(mode="after")
     def _normalised(self) -> Polygon:
@@ -142,7 +147,14 @@ class ReviewDecision(StrEnum):
 
 
 class ReviewCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={  # `_reason_for_reject`, for clients that read the schema
+            "if": {"properties": {"decision": {"const": "reject"}}, "required": ["decision"]},
+            "then": {"properties": {"reason": {"type": "string", "pattern": r"\S"}}, "required": ["reason"]},
+        },
+    )
 
     dataset_id: UUID
     sample_id: UUID

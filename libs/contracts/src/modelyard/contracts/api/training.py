@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard.contracts.api.common import SemVer
-from modelyard.contracts.api.paging import PageQuery
+from modelyard.contracts.api.paging import INT32_MAX, PageQuery
 
 
 class JobStatus(StrEnum):
@@ -72,7 +72,7 @@ class JobCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     dataset_id: UUID
-    dataset_version: int = Field(ge=1)
+    dataset_version: int = Field(ge=1, le=INT32_MAX)
     framework: str = "ultralytics"
     task: str | None = Field(default=None, description="defaults to the dataset's task")
     mode: ConfigMode = ConfigMode.USER
@@ -168,7 +168,7 @@ class LogsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_id: UUID
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=INT32_MAX)
     limit: int = Field(default=500, ge=1, le=10000)
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard.contracts.api.datasets import Task
+from modelyard.contracts.api.paging import INT32_MAX
 from modelyard.contracts.api.samples import Labels, SampleKind, SampleStatus, Split
 
 
@@ -30,7 +31,7 @@ class VersionRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset_id: UUID
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT32_MAX)
 
 
 class DatasetRef(BaseModel):

@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from modelyard.contracts.api.training import JobRef
+from modelyard.gateway.endpoints import Api, Endpoint
 from modelyard.gateway.live import job_updates
 from modelyard.runtime import tasks
 
-routes = web.RouteTableDef()
+api = Api("training")
+# The WebSocket route is registered here but not described: OpenAPI has no way to say "upgrade, then these
+# messages"; the README documents its protocol, the SSE twin below is described.
+routes = api.routes
 
 
 @routes.get("/ws/training/{job_id}")
@@ -40,8 +46,18 @@ async def training_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-@routes.get("/api/v1/training/jobs/{job_id}/events")
-async def training_events(request: web.Request) -> web.StreamResponse:
+@api.route(
+    "GET",
+    "/api/v1/training/jobs/{job_id}/events",
+    "A job's status as server-sent events",
+    request=JobRef,
+    from_path={"job_id": "job_id"},
+    content_type="text/event-stream",
+    response_schema={"type": "string"},
+)
+async def training_events(request: web.Request, ep: Endpoint[JobRef, Any]) -> web.StreamResponse:
+    """`connected`, then one `training_status` per recorded epoch, the current state, and every change until the
+    job ends (the stream stays open while the job runs). The same messages as WebSocket `/ws/training/{job_id}`."""
     updates = job_updates(request, request.match_info["job_id"])
     first = await anext(updates)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})

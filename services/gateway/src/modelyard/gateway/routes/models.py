@@ -26,107 +26,216 @@ from modelyard.contracts.api.models import (
     Transition,
 )
 from modelyard.contracts.api.paging import NoQuery
-from modelyard.gateway.forward import answer, call
+from modelyard.gateway.endpoints import Api, Endpoint, Link
 
-routes = web.RouteTableDef()
+api = Api("models", literal=("/api/v1/models/compare",))
+routes = api.routes
 MODEL = {"id": "id"}
 BASE = "/api/v1/models"
+THE_MODEL = {"id": "$response.body#/id"}
+NEXT = {
+    "GetModel": Link("get_model", THE_MODEL),
+    "ModelLineage": Link("model_lineage", THE_MODEL),
+    "ModelRelease": Link("model_release", THE_MODEL),
+    "UpdateModel": Link("update_model", THE_MODEL),
+    **{f"{step.value.capitalize()}Model": Link(f"{step.value}_model", THE_MODEL) for step in Transition},
+    "ReleaseModel": Link("release_model", THE_MODEL),
+}
+THE_RELEASED = {"id": "$response.body#/model_id"}
+RELEASED = {"GetReleasedModel": Link("get_model", THE_RELEASED), "GetRelease": Link("model_release", THE_RELEASED)}
+LIFECYCLE_ERRORS = {409}  # a step that does not fit the version's status
 
 
-@routes.get(BASE)
-async def list_models(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_MODEL_LIST, ModelQuery, ModelList, use_query=True))
+@api.route(
+    "GET",
+    BASE,
+    "List model versions",
+    request=ModelQuery,
+    from_query=True,
+    response=ModelList,
+    links={"GetFirstModel": Link("get_model", {"id": "$response.body#/models/0/id"})},
+)
+async def list_models(request: web.Request, ep: Endpoint[ModelQuery, ModelList]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_MODEL_LIST))
 
 
-@routes.get(BASE + "/compare")
-async def compare_models(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_MODEL_COMPARE, CompareQuery, Comparison, use_query=True))
+@api.route(
+    "GET",
+    BASE + "/compare",
+    "Compare two versions' metrics",
+    request=CompareQuery,
+    from_query=True,
+    response=Comparison,
+    errors={404},
+)
+async def compare_models(request: web.Request, ep: Endpoint[CompareQuery, Comparison]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_MODEL_COMPARE))
 
 
-@routes.get(BASE + "/{id}")
-async def get_model(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_MODEL_GET, ModelRef, ModelVersion, path=MODEL))
+@api.route("GET", BASE + "/{id}", "Read a model version", request=ModelRef, from_path=MODEL, response=ModelVersion)
+async def get_model(request: web.Request, ep: Endpoint[ModelRef, ModelVersion]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_MODEL_GET))
 
 
-@routes.patch(BASE + "/{id}")
-async def update_model(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_MODEL_UPDATE, ModelUpdate, ModelVersion, path=MODEL, use_body=True))
+@api.route(
+    "PATCH",
+    BASE + "/{id}",
+    "Change a version's notes",
+    request=ModelUpdate,
+    from_path=MODEL,
+    from_body=True,
+    response=ModelVersion,
+    links=NEXT,
+)
+async def update_model(request: web.Request, ep: Endpoint[ModelUpdate, ModelVersion]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_MODEL_UPDATE))
+
+
+_TRANSITIONS = {
+    Transition.TEST: "Move a draft to testing",
+    Transition.APPROVE: "Approve a version (admins; four eyes: not the job's submitter)",
+    Transition.REJECT: "Reject a version (admins)",
+    Transition.DEPRECATE: "Deprecate a version (admins)",
+}
 
 
 def _transition(step: Transition) -> None:
-    async def handle(request: web.Request) -> web.Response:
-        model = await call(
-            request,
-            subjects.SVC_MODEL_TRANSITION,
-            ModelTransition,
-            ModelVersion,
-            path=MODEL,
-            use_body=True,
-            fixed={"transition": step.value},
-        )
-        return answer(model)
+    async def handle(request: web.Request, ep: Endpoint[ModelTransition, ModelVersion]) -> web.Response:
+        return ep.answer(await ep.call(request, subjects.SVC_MODEL_TRANSITION))
 
-    routes.post(f"{BASE}/{{id}}/{step.value}")(handle)
+    api.route(
+        "POST",
+        f"{BASE}/{{id}}/{step.value}",
+        _TRANSITIONS[step],
+        request=ModelTransition,
+        from_path=MODEL,
+        from_body=True,
+        fixed={"transition": step.value},
+        response=ModelVersion,
+        errors=LIFECYCLE_ERRORS,
+        links=NEXT,
+        operation_id=f"{step.value}_model",
+    )(handle)
 
 
 for _step in Transition:
     _transition(_step)
 
 
-@routes.post(BASE + "/{id}/release")
-async def release_model(request: web.Request) -> web.Response:
-    release = await call(request, subjects.SVC_MODEL_RELEASE, ReleaseRequest, Release, path=MODEL, use_body=True)
-    return answer(release, 201, {"Location": f"{BASE}/{release.model_id}/release"})
+@api.route(
+    "POST",
+    BASE + "/{id}/release",
+    "Sign and release an approved version",
+    request=ReleaseRequest,
+    from_path=MODEL,
+    from_body=True,
+    response=Release,
+    status=201,
+    errors=LIFECYCLE_ERRORS,
+    links=RELEASED,
+)
+async def release_model(request: web.Request, ep: Endpoint[ReleaseRequest, Release]) -> web.Response:
+    """Stored under the module's next release counter, signed with the registry's key."""
+    release = await ep.call(request, subjects.SVC_MODEL_RELEASE)
+    return ep.answer(release, headers={"Location": f"{BASE}/{release.model_id}/release"})
 
 
-@routes.post(BASE + "/{id}/rollback")
-async def rollback_model(request: web.Request) -> web.Response:
-    release = await call(request, subjects.SVC_MODEL_ROLLBACK, ModelAction, Release, path=MODEL, use_body=True)
-    return answer(release, 201, {"Location": f"{BASE}/{release.model_id}/release"})
+@api.route(
+    "POST",
+    BASE + "/{id}/rollback",
+    "Release an earlier version again",
+    request=ModelAction,
+    from_path=MODEL,
+    from_body=True,
+    response=Release,
+    status=201,
+    errors=LIFECYCLE_ERRORS,
+    links=RELEASED,
+)
+async def rollback_model(request: web.Request, ep: Endpoint[ModelAction, Release]) -> web.Response:
+    """A new, higher-counter release of the version's artifacts."""
+    release = await ep.call(request, subjects.SVC_MODEL_ROLLBACK)
+    return ep.answer(release, headers={"Location": f"{BASE}/{release.model_id}/release"})
 
 
-@routes.post(BASE + "/{id}/default")
-async def set_default_model(request: web.Request) -> web.Response:
-    return answer(
-        await call(request, subjects.SVC_MODEL_SET_DEFAULT, ModelAction, ModelVersion, path=MODEL, use_body=True)
-    )
+@api.route(
+    "POST",
+    BASE + "/{id}/default",
+    "Make a version its module's default",
+    request=ModelAction,
+    from_path=MODEL,
+    from_body=True,
+    response=ModelVersion,
+    errors=LIFECYCLE_ERRORS,
+)
+async def set_default_model(request: web.Request, ep: Endpoint[ModelAction, ModelVersion]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_MODEL_SET_DEFAULT))
 
 
-@routes.get(BASE + "/{id}/lineage")
-async def model_lineage(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_MODEL_LINEAGE, ModelRef, Lineage, path=MODEL))
+@api.route("GET", BASE + "/{id}/lineage", "What made a version", request=ModelRef, from_path=MODEL, response=Lineage)
+async def model_lineage(request: web.Request, ep: Endpoint[ModelRef, Lineage]) -> web.Response:
+    """Job, attempt, dataset version and manifest sha256, config and its sha256, base version, trainer and
+    framework versions."""
+    return ep.answer(await ep.call(request, subjects.SVC_MODEL_LINEAGE))
 
 
-@routes.get(BASE + "/{id}/release")
-async def model_release(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_MODEL_RELEASE_GET, ModelRef, ReleaseDownload, path=MODEL))
+@api.route(
+    "GET",
+    BASE + "/{id}/release",
+    "A version's latest release, with download links",
+    request=ModelRef,
+    from_path=MODEL,
+    response=ReleaseDownload,
+)
+async def model_release(request: web.Request, ep: Endpoint[ModelRef, ReleaseDownload]) -> web.Response:
+    """404 when the version was never released."""
+    return ep.answer(await ep.call(request, subjects.SVC_MODEL_RELEASE_GET))
 
 
-@routes.get("/api/v1/registry/modules")
-async def list_modules(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_MODULE_LIST, NoQuery, ModuleList))
+@api.route("GET", "/api/v1/registry/modules", "Modules and their releases", request=NoQuery, response=ModuleList)
+async def list_modules(request: web.Request, ep: Endpoint[NoQuery, ModuleList]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_MODULE_LIST))
 
 
-@routes.post("/api/v1/registry/modules/{ai_module}/revert")
-async def revert_module(request: web.Request) -> web.Response:
-    release = await call(
-        request, subjects.SVC_MODULE_REVERT, ModuleRef, Release, path={"ai_module": "ai_module"}, use_body=True
-    )
-    return answer(release, 201)
+@api.route(
+    "POST",
+    "/api/v1/registry/modules/{ai_module}/revert",
+    "Release a module's default version again",
+    request=ModuleRef,
+    from_path={"ai_module": "ai_module"},
+    from_body=True,
+    response=Release,
+    status=201,
+    errors=LIFECYCLE_ERRORS,
+    links=RELEASED,
+)
+async def revert_module(request: web.Request, ep: Endpoint[ModuleRef, Release]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_MODULE_REVERT))
 
 
-@routes.get("/api/v1/registry/keys")
-async def signing_keys(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_REGISTRY_KEYS, NoQuery, SigningKeys))
+@api.route("GET", "/api/v1/registry/keys", "The public signing keys", request=NoQuery, response=SigningKeys)
+async def signing_keys(request: web.Request, ep: Endpoint[NoQuery, SigningKeys]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_REGISTRY_KEYS))
 
 
-@routes.get("/api/v1/registry/settings")
-async def get_settings(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_REGISTRY_SETTINGS_GET, NoQuery, RegistrySettings))
+@api.route(
+    "GET",
+    "/api/v1/registry/settings",
+    "The organisation's registry settings",
+    request=NoQuery,
+    response=RegistrySettings,
+)
+async def get_settings(request: web.Request, ep: Endpoint[NoQuery, RegistrySettings]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_REGISTRY_SETTINGS_GET))
 
 
-@routes.put("/api/v1/registry/settings")
-async def put_settings(request: web.Request) -> web.Response:
-    return answer(
-        await call(request, subjects.SVC_REGISTRY_SETTINGS_PUT, RegistrySettings, RegistrySettings, use_body=True)
-    )
+@api.route(
+    "PUT",
+    "/api/v1/registry/settings",
+    "Change the registry settings (admins)",
+    request=RegistrySettings,
+    from_body=True,
+    response=RegistrySettings,
+)
+async def put_settings(request: web.Request, ep: Endpoint[RegistrySettings, RegistrySettings]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_REGISTRY_SETTINGS_PUT))

@@ -15,40 +15,110 @@ from modelyard.contracts.api.samples import (
     SampleRef,
     SampleUpdate,
 )
-from modelyard.gateway.forward import answer, call
+from modelyard.gateway.endpoints import Api, Endpoint, Link
 
-routes = web.RouteTableDef()
+api = Api("samples")
+routes = api.routes
 DATASET = {"id": "dataset_id"}
 SAMPLE = {"id": "dataset_id", "sample_id": "sample_id"}
 BASE = "/api/v1/datasets/{id}/samples"
+THE_SAMPLE = {"id": "$response.body#/dataset_id", "sample_id": "$response.body#/id"}
+NEXT = {
+    "GetSample": Link("get_sample", THE_SAMPLE),
+    "LabelSample": Link("update_sample", THE_SAMPLE),
+    "ReviewSample": Link("review_sample", THE_SAMPLE),
+    "DeleteSample": Link("delete_sample", THE_SAMPLE),
+}
 
 
-@routes.get(BASE)
-async def list_samples(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_SAMPLE_LIST, SampleQuery, SampleList, path=DATASET, use_query=True))
+@api.route(
+    "GET",
+    BASE,
+    "List a dataset's samples",
+    request=SampleQuery,
+    from_path=DATASET,
+    from_query=True,
+    response=SampleList,
+    links={
+        "GetFirstSample": Link("get_sample", {"id": "$request.path.id", "sample_id": "$response.body#/samples/0/id"})
+    },
+)
+async def list_samples(request: web.Request, ep: Endpoint[SampleQuery, SampleList]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_SAMPLE_LIST))
 
 
-@routes.post(BASE)
-async def add_sample(request: web.Request) -> web.Response:
-    sample = await call(request, subjects.SVC_SAMPLE_ADD, SampleCreate, Sample, path=DATASET, use_body=True)
-    return answer(sample, 201, {"Location": f"/api/v1/datasets/{sample.dataset_id}/samples/{sample.id}"})
+@api.route(
+    "POST",
+    BASE,
+    "Add a sample whose blob is stored",
+    request=SampleCreate,
+    from_path=DATASET,
+    from_body=True,
+    response=Sample,
+    status=201,
+    errors={409},
+    links=NEXT,
+)
+async def add_sample(request: web.Request, ep: Endpoint[SampleCreate, Sample]) -> web.Response:
+    """The blob is named by its sha256 and must already be stored in the organisation (a frame of another dataset,
+    say): 422 when it is not, or when a label names a class the dataset does not have."""
+    sample = await ep.call(request, subjects.SVC_SAMPLE_ADD)
+    return ep.answer(sample, headers={"Location": f"/api/v1/datasets/{sample.dataset_id}/samples/{sample.id}"})
 
 
-@routes.get(BASE + "/{sample_id}")
-async def get_sample(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_SAMPLE_GET, SampleRef, SampleDetail, path=SAMPLE))
+@api.route(
+    "GET",
+    BASE + "/{sample_id}",
+    "Read a sample with its annotations and reviews",
+    request=SampleRef,
+    from_path=SAMPLE,
+    response=SampleDetail,
+)
+async def get_sample(request: web.Request, ep: Endpoint[SampleRef, SampleDetail]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_SAMPLE_GET))
 
 
-@routes.patch(BASE + "/{sample_id}")
-async def update_sample(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_SAMPLE_UPDATE, SampleUpdate, Sample, path=SAMPLE, use_body=True))
+@api.route(
+    "PATCH",
+    BASE + "/{sample_id}",
+    "Label a sample",
+    request=SampleUpdate,
+    from_path=SAMPLE,
+    from_body=True,
+    response=Sample,
+    errors={409},
+    links=NEXT,
+)
+async def update_sample(request: web.Request, ep: Endpoint[SampleUpdate, Sample]) -> web.Response:
+    """New labels are recorded as the caller's annotation; the sample's labels and agreement follow from all
+    annotators' current ones."""
+    return ep.answer(await ep.call(request, subjects.SVC_SAMPLE_UPDATE))
 
 
-@routes.delete(BASE + "/{sample_id}")
-async def delete_sample(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_SAMPLE_DELETE, SampleRef, Sample, path=SAMPLE))
+@api.route(
+    "DELETE",
+    BASE + "/{sample_id}",
+    "Delete a sample",
+    request=SampleRef,
+    from_path=SAMPLE,
+    response=Sample,
+    errors={409},
+)
+async def delete_sample(request: web.Request, ep: Endpoint[SampleRef, Sample]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_SAMPLE_DELETE))
 
 
-@routes.post(BASE + "/{sample_id}/review")
-async def review_sample(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_SAMPLE_REVIEW, ReviewCreate, Sample, path=SAMPLE, use_body=True))
+@api.route(
+    "POST",
+    BASE + "/{sample_id}/review",
+    "Approve or reject a sample",
+    request=ReviewCreate,
+    from_path=SAMPLE,
+    from_body=True,
+    response=Sample,
+    errors={409},
+    links=NEXT,
+)
+async def review_sample(request: web.Request, ep: Endpoint[ReviewCreate, Sample]) -> web.Response:
+    """A rejection needs a reason."""
+    return ep.answer(await ep.call(request, subjects.SVC_SAMPLE_REVIEW))

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import asyncio
 from importlib.metadata import version
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from modelyard.contracts.api.common import Health, VersionInfo
+from modelyard.contracts.api.paging import NoQuery
 from modelyard.gateway import context
+from modelyard.gateway.endpoints import Api, Endpoint
 
-routes = web.RouteTableDef()
+api = Api("system")
+routes = api.routes
 
 
-@routes.get("/healthz")
-async def healthz(request: web.Request) -> web.Response:
+@api.route(
+    "GET",
+    "/healthz",
+    "Readiness: NATS and PostgreSQL",
+    request=NoQuery,
+    response=Health,
+    also={503: "NATS or PostgreSQL is not reachable; `checks` says which"},
+    public=True,
+    forwarded=False,
+)
+async def healthz(request: web.Request, ep: Endpoint[NoQuery, Health]) -> web.Response:
     resources = request.app[context.RESOURCES]
     checks = {"nats": "ok" if resources.nc.is_connected else "disconnected"}
     try:
@@ -28,12 +41,29 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body.model_dump(), status=200 if healthy else 503)
 
 
-@routes.get("/api/v1/version")
-async def get_version(request: web.Request) -> web.Response:
+@api.route(
+    "GET",
+    "/api/v1/version",
+    "The gateway's version",
+    request=NoQuery,
+    response=VersionInfo,
+    public=True,
+    forwarded=False,
+)
+async def gateway_version(request: web.Request, ep: Endpoint[NoQuery, VersionInfo]) -> web.Response:
     return web.json_response(VersionInfo(version=version("modelyard-gateway")).model_dump())
 
 
-@routes.get("/metrics")
-async def prometheus_metrics(request: web.Request) -> web.Response:
+@api.route(
+    "GET",
+    "/metrics",
+    "Prometheus metrics",
+    request=NoQuery,
+    content_type="text/plain",
+    response_schema={"type": "string"},
+    public=True,
+    forwarded=False,
+)
+async def prometheus_metrics(request: web.Request, ep: Endpoint[NoQuery, Any]) -> web.Response:
     """Prometheus exposition: the gateway's own process (its outbox, requests to services, the audit projection)."""
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -21,59 +21,132 @@ from modelyard.contracts.api.training import (
     MetricsQuery,
     ResolvedConfig,
 )
-from modelyard.gateway.forward import answer, call
+from modelyard.gateway.endpoints import Api, Endpoint, Link
 
-routes = web.RouteTableDef()
+api = Api("training")
+routes = api.routes
 JOB = {"id": "job_id"}
 BASE = "/api/v1/training/jobs"
+THE_JOB = {"id": "$response.body#/id"}
+NEXT = {
+    "GetJob": Link("get_job", THE_JOB),
+    "JobMetrics": Link("job_metrics", THE_JOB),
+    "JobLogs": Link("job_logs", THE_JOB),
+    "JobCheckpoints": Link("job_checkpoints", THE_JOB),
+    "CancelJob": Link("cancel_job", THE_JOB),
+    "DeleteJob": Link("delete_job", THE_JOB),
+}
 
 
-@routes.get("/api/v1/training/config/default")
-async def default_config(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_CONFIG_DEFAULT, ConfigQuery, ResolvedConfig, use_query=True))
+@api.route(
+    "GET",
+    "/api/v1/training/config/default",
+    "A framework's preset for a task",
+    request=ConfigQuery,
+    from_query=True,
+    response=ResolvedConfig,
+)
+async def default_config(request: web.Request, ep: Endpoint[ConfigQuery, ResolvedConfig]) -> web.Response:
+    """422 for a framework or task without a preset."""
+    return ep.answer(await ep.call(request, subjects.SVC_CONFIG_DEFAULT))
 
 
-@routes.post("/api/v1/training/config/resolve")
-async def resolve_config(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_CONFIG_RESOLVE, ConfigResolve, ResolvedConfig, use_body=True))
+@api.route(
+    "POST",
+    "/api/v1/training/config/resolve",
+    "Resolve a config with overrides",
+    request=ConfigResolve,
+    from_body=True,
+    response=ResolvedConfig,
+)
+async def resolve_config(request: web.Request, ep: Endpoint[ConfigResolve, ResolvedConfig]) -> web.Response:
+    """The resolved YAML, its values and the equivalent `yolo` command line, or 422 with one error per field
+    (`overrides.lr0`: developer mode only, out of range, unknown option...)."""
+    return ep.answer(await ep.call(request, subjects.SVC_CONFIG_RESOLVE))
 
 
-@routes.post(BASE)
-async def create_job(request: web.Request) -> web.Response:
-    job = await call(request, subjects.SVC_JOB_CREATE, JobCreate, Job, use_body=True)
-    return answer(job, 202, {"Location": f"{BASE}/{job.id}"})
+@api.route(
+    "POST",
+    BASE,
+    "Submit a training job",
+    request=JobCreate,
+    from_body=True,
+    response=Job,
+    status=202,
+    errors={404, 409, 429},
+    links=NEXT,
+)
+async def create_job(request: web.Request, ep: Endpoint[JobCreate, Job]) -> web.Response:
+    """Queued for a trainer of its pool; 404 for an unknown dataset version, 422 for a config the preset refuses,
+    429 past the plan's concurrent jobs or jobs per month."""
+    job = await ep.call(request, subjects.SVC_JOB_CREATE)
+    return ep.answer(job, headers={"Location": f"{BASE}/{job.id}"})
 
 
-@routes.get(BASE)
-async def list_jobs(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_JOB_LIST, JobQuery, JobList, use_query=True))
+@api.route(
+    "GET",
+    BASE,
+    "List training jobs",
+    request=JobQuery,
+    from_query=True,
+    response=JobList,
+    links={"GetFirstJob": Link("get_job", {"id": "$response.body#/jobs/0/id"})},
+)
+async def list_jobs(request: web.Request, ep: Endpoint[JobQuery, JobList]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_JOB_LIST))
 
 
-@routes.get(BASE + "/{id}")
-async def get_job(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_JOB_GET, JobRef, JobDetail, path=JOB))
+@api.route("GET", BASE + "/{id}", "Read a job and its recent epochs", request=JobRef, from_path=JOB, response=JobDetail)
+async def get_job(request: web.Request, ep: Endpoint[JobRef, JobDetail]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_JOB_GET))
 
 
-@routes.post(BASE + "/{id}/cancel")
-async def cancel_job(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_JOB_CANCEL, JobRef, Job, path=JOB))
+@api.route("POST", BASE + "/{id}/cancel", "Cancel a job", request=JobRef, from_path=JOB, response=Job, errors={409})
+async def cancel_job(request: web.Request, ep: Endpoint[JobRef, Job]) -> web.Response:
+    """409 when the job has already ended."""
+    return ep.answer(await ep.call(request, subjects.SVC_JOB_CANCEL))
 
 
-@routes.delete(BASE + "/{id}")
-async def delete_job(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_JOB_DELETE, JobRef, Job, path=JOB))
+@api.route("DELETE", BASE + "/{id}", "Delete a job", request=JobRef, from_path=JOB, response=Job, errors={409})
+async def delete_job(request: web.Request, ep: Endpoint[JobRef, Job]) -> web.Response:
+    """409 while the job is still running."""
+    return ep.answer(await ep.call(request, subjects.SVC_JOB_DELETE))
 
 
-@routes.get(BASE + "/{id}/metrics")
-async def job_metrics(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_JOB_METRICS, MetricsQuery, MetricsList, path=JOB, use_query=True))
+@api.route(
+    "GET",
+    BASE + "/{id}/metrics",
+    "A job's epochs",
+    request=MetricsQuery,
+    from_path=JOB,
+    from_query=True,
+    response=MetricsList,
+)
+async def job_metrics(request: web.Request, ep: Endpoint[MetricsQuery, MetricsList]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_JOB_METRICS))
 
 
-@routes.get(BASE + "/{id}/logs")
-async def job_logs(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_JOB_LOGS, LogsQuery, LogLines, path=JOB, use_query=True))
+@api.route(
+    "GET",
+    BASE + "/{id}/logs",
+    "A job's log lines",
+    request=LogsQuery,
+    from_path=JOB,
+    from_query=True,
+    response=LogLines,
+)
+async def job_logs(request: web.Request, ep: Endpoint[LogsQuery, LogLines]) -> web.Response:
+    """From `offset`; continue from `next_offset`."""
+    return ep.answer(await ep.call(request, subjects.SVC_JOB_LOGS))
 
 
-@routes.get(BASE + "/{id}/checkpoints")
-async def job_checkpoints(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_JOB_CHECKPOINTS, JobRef, CheckpointList, path=JOB))
+@api.route(
+    "GET",
+    BASE + "/{id}/checkpoints",
+    "A job's checkpoints with download links",
+    request=JobRef,
+    from_path=JOB,
+    response=CheckpointList,
+)
+async def job_checkpoints(request: web.Request, ep: Endpoint[JobRef, CheckpointList]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_JOB_CHECKPOINTS))

@@ -14,6 +14,7 @@ from aiohttp import web
 from modelyard.contracts import subjects
 from modelyard.contracts.api.problems import FieldError
 from modelyard.contracts.api.uploads import (
+    SHA256,
     ChunkDestination,
     ChunkReceived,
     ChunkTarget,
@@ -22,14 +23,16 @@ from modelyard.contracts.api.uploads import (
     UploadRef,
 )
 from modelyard.gateway import context
-from modelyard.gateway.forward import answer, call, payload
+from modelyard.gateway.endpoints import BINARY, Api, Endpoint, Link
 from modelyard.runtime.problems import InvalidInput, ServiceError, Unavailable
 
-routes = web.RouteTableDef()
+api = Api("uploads")
+routes = api.routes
 UPLOAD = {"id": "id"}
+THE_UPLOAD = {"id": "$response.body#/id"}
 CHUNK = {"id": "id", "index": "index"}
 CHUNK_SHA_HEADER = "X-Chunk-Sha256"
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_SHA256 = re.compile(SHA256)
 STREAM_BLOCK = 1 << 20
 
 
@@ -46,35 +49,98 @@ def _header_error(detail: str) -> InvalidInput:
     return InvalidInput(detail, errors=[FieldError(field=CHUNK_SHA_HEADER, message=detail, code="header")])
 
 
-@routes.post("/api/v1/uploads")
-async def create_upload(request: web.Request) -> web.Response:
-    upload = await call(request, subjects.SVC_UPLOAD_CREATE, UploadCreate, Upload, use_body=True)
-    return answer(upload, 201, {"Location": f"/api/v1/uploads/{upload.id}"})
+UPLOAD_LINKS = {
+    "GetUpload": Link("get_upload", THE_UPLOAD),
+    "PutFirstChunk": Link("put_chunk", THE_UPLOAD | {"index": "0"}),
+    "FinalizeUpload": Link("finalize_upload", THE_UPLOAD),
+    "AbortUpload": Link("abort_upload", THE_UPLOAD),
+}
 
 
-@routes.get("/api/v1/uploads/{id}")
-async def get_upload(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_UPLOAD_GET, UploadRef, Upload, path=UPLOAD))
+@api.route(
+    "POST",
+    "/api/v1/uploads",
+    "Start a resumable upload",
+    request=UploadCreate,
+    from_body=True,
+    response=Upload,
+    status=201,
+    errors={404, 409, 429},
+    links=UPLOAD_LINKS,
+)
+async def create_upload(request: web.Request, ep: Endpoint[UploadCreate, Upload]) -> web.Response:
+    """The answer names the chunks to send (`chunk_count`, `missing`). 404 for an unknown dataset, 409 for an
+    archived one, 429 past the plan's upload size or number of unfinished uploads."""
+    upload = await ep.call(request, subjects.SVC_UPLOAD_CREATE)
+    return ep.answer(upload, headers={"Location": f"/api/v1/uploads/{upload.id}"})
 
 
-@routes.delete("/api/v1/uploads/{id}")
-async def abort_upload(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_UPLOAD_ABORT, UploadRef, Upload, path=UPLOAD))
+@api.route("GET", "/api/v1/uploads/{id}", "Read an upload", request=UploadRef, from_path=UPLOAD, response=Upload)
+async def get_upload(request: web.Request, ep: Endpoint[UploadRef, Upload]) -> web.Response:
+    """What was received and what is missing, the import's state, and its problems when it failed."""
+    return ep.answer(await ep.call(request, subjects.SVC_UPLOAD_GET))
 
 
-@routes.post("/api/v1/uploads/{id}/finalize")
-async def finalize_upload(request: web.Request) -> web.Response:
-    """202 while the import runs (poll GET /api/v1/uploads/{id}); the whole file's sha256 is checked first."""
-    upload = await call(request, subjects.SVC_UPLOAD_FINALIZE, UploadRef, Upload, path=UPLOAD, timeout_s=600)
-    return answer(upload, 202 if not upload.state.final else 200)
+@api.route(
+    "DELETE",
+    "/api/v1/uploads/{id}",
+    "Abort an upload",
+    request=UploadRef,
+    from_path=UPLOAD,
+    response=Upload,
+    errors={409},
+)
+async def abort_upload(request: web.Request, ep: Endpoint[UploadRef, Upload]) -> web.Response:
+    """409 once the upload is no longer receiving (importing, completed, failed or expired)."""
+    return ep.answer(await ep.call(request, subjects.SVC_UPLOAD_ABORT))
 
 
-@routes.put("/api/v1/uploads/{id}/chunks/{index}")
-async def put_chunk(request: web.Request) -> web.Response:
+@api.route(
+    "POST",
+    "/api/v1/uploads/{id}/finalize",
+    "Finish an upload and import it",
+    request=UploadRef,
+    from_path=UPLOAD,
+    response=Upload,
+    status=202,
+    also={200: "The upload had already ended (completed, failed or expired)"},
+    errors={409},
+    links={"PollUpload": Link("get_upload", THE_UPLOAD)},
+)
+async def finalize_upload(request: web.Request, ep: Endpoint[UploadRef, Upload]) -> web.Response:
+    """202 while the import runs (poll GET /api/v1/uploads/{id}); the whole file's sha256 is checked first (422
+    when it does not match). 409 while chunks are missing."""
+    upload = await ep.call(request, subjects.SVC_UPLOAD_FINALIZE, timeout_s=600)
+    return ep.answer(upload, 202 if not upload.state.final else 200)
+
+
+@api.route(
+    "PUT",
+    "/api/v1/uploads/{id}/chunks/{index}",
+    "Send one chunk",
+    request=ChunkTarget,
+    from_path=CHUNK,
+    response=Upload,
+    errors={409, 411},
+    parameters=(
+        {
+            "name": CHUNK_SHA_HEADER,
+            "in": "header",
+            "required": True,
+            "description": "the chunk's sha256, 64 hex digits",
+            "schema": {"type": "string", "pattern": SHA256},
+        },
+    ),
+    body_content=BINARY,
+)
+async def put_chunk(request: web.Request, ep: Endpoint[ChunkTarget, Upload]) -> web.Response:
+    """The chunk's bytes, exactly as many as the upload's chunk size says (the last one may be shorter). The bytes
+    stream to the object store while they are hashed; a chunk whose sha256 differs from the header is refused
+    (422) and not recorded, so send it again. Chunks go in any order, and again after a disconnect."""
     claimed = request.headers.get(CHUNK_SHA_HEADER, "")
     if not _SHA256.match(claimed):
         raise _header_error(f"send the chunk's sha256 (64 hex digits) in {CHUNK_SHA_HEADER}")
-    target = await payload(request, ChunkTarget, path=CHUNK)
+    target = await ep.payload(request)
     rpc, principal, cid = request.app[context.RPC], context.principal(request), context.correlation_id(request)
     destination = await rpc.call(subjects.SVC_UPLOAD_CHUNK_TARGET, principal, target, cid, ChunkDestination)
     if request.content_length is None:
@@ -109,4 +175,4 @@ async def put_chunk(request: web.Request) -> web.Response:
             ],
         )
     received = ChunkReceived(id=target.id, index=target.index, size=destination.expected_size, sha256=actual, etag=etag)
-    return answer(await rpc.call(subjects.SVC_UPLOAD_CHUNK_RECEIVED, principal, received, cid, Upload))
+    return ep.answer(await rpc.call(subjects.SVC_UPLOAD_CHUNK_RECEIVED, principal, received, cid, Upload))

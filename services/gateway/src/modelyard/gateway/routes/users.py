@@ -4,19 +4,32 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from modelyard.contracts.api.identity import UserCreate
-from modelyard.gateway import body, context
+from modelyard.contracts.api.identity import User, UserCreate, UserWithKey
+from modelyard.contracts.api.paging import NoQuery
+from modelyard.gateway import context
+from modelyard.gateway.endpoints import Api, Endpoint
 from modelyard.runtime.problems import Forbidden
 
-routes = web.RouteTableDef()
+api = Api("users")
+routes = api.routes
 
 
-@routes.post("/api/v1/users")
-async def create_user(request: web.Request) -> web.Response:
+@api.route(
+    "POST",
+    "/api/v1/users",
+    "Create a user and its API key (admins)",
+    request=UserCreate,
+    from_body=True,
+    response=UserWithKey,
+    status=201,
+    forwarded=False,
+)
+async def create_user(request: web.Request, ep: Endpoint[UserCreate, UserWithKey]) -> web.Response:
+    """The key is in this answer only (it is stored hashed). Only a super admin creates another super admin."""
     caller = context.principal(request)
     if not caller.role.is_admin:
         raise Forbidden("only org_admin and super_admin create users")
-    spec = await body.read(request, UserCreate)
+    spec = await ep.payload(request)
     if not caller.role.may_grant(spec.role):
         raise Forbidden(f"a {caller.role.value} cannot create a {spec.role.value}")
     user = await request.app[context.IDENTITY].create_user(
@@ -26,11 +39,11 @@ async def create_user(request: web.Request) -> web.Response:
         actor=caller.actor,
         correlation_id=context.correlation_id(request),
     )
-    return web.json_response(user.model_dump(mode="json"), status=201, headers={"Cache-Control": "no-store"})
+    return ep.answer(user, headers={"Cache-Control": "no-store"})
 
 
-@routes.get("/api/v1/me")
-async def me(request: web.Request) -> web.Response:
+@api.route("GET", "/api/v1/me", "The caller", request=NoQuery, response=User, forwarded=False)
+async def me(request: web.Request, ep: Endpoint[NoQuery, User]) -> web.Response:
     caller = context.principal(request)
     user = await request.app[context.IDENTITY].get_user(caller.org_id, caller.user_id)
     return web.json_response(user.model_dump(mode="json") if user else {})

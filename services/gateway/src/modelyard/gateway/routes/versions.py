@@ -13,37 +13,69 @@ from modelyard.contracts.api.versions import (
     VersionList,
     VersionRef,
 )
-from modelyard.gateway.forward import answer, call
+from modelyard.gateway.endpoints import Api, Endpoint, Link
 
-routes = web.RouteTableDef()
+api = Api("versions")
+routes = api.routes
 DATASET = {"id": "dataset_id"}
 VERSION = {"id": "dataset_id", "version": "version"}
 BASE = "/api/v1/datasets/{id}/versions"
+THE_VERSION = {"id": "$response.body#/dataset_id", "version": "$response.body#/version"}
+NEXT = {"GetVersion": Link("get_version", THE_VERSION), "ExportVersion": Link("export", THE_VERSION)}
 
 
-@routes.post(BASE)
-async def publish(request: web.Request) -> web.Response:
-    version = await call(
-        request, subjects.SVC_VERSION_PUBLISH, VersionCreate, DatasetVersion, path=DATASET, use_body=True, timeout_s=120
-    )
+@api.route(
+    "POST",
+    BASE,
+    "Publish a version",
+    request=VersionCreate,
+    from_path=DATASET,
+    from_body=True,
+    response=DatasetVersion,
+    status=201,
+    also={200: "The same content was published before: that version, with `created` false"},
+    errors={409},
+    links=NEXT,
+)
+async def publish(request: web.Request, ep: Endpoint[VersionCreate, DatasetVersion]) -> web.Response:
+    """An immutable, content-addressed version of the samples `include` selects, split by `val_fraction` and
+    `seed`. 409 when nothing would be in it."""
+    version = await ep.call(request, subjects.SVC_VERSION_PUBLISH, timeout_s=120)
     location = {"Location": f"/api/v1/datasets/{version.dataset_id}/versions/{version.version}"}
-    return answer(version, 201 if version.created else 200, location)
+    return ep.answer(version, 201 if version.created else 200, location)
 
 
-@routes.get(BASE)
-async def list_versions(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_VERSION_LIST, DatasetRef, VersionList, path=DATASET))
+@api.route("GET", BASE, "List a dataset's versions", request=DatasetRef, from_path=DATASET, response=VersionList)
+async def list_versions(request: web.Request, ep: Endpoint[DatasetRef, VersionList]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_VERSION_LIST))
 
 
-@routes.get(BASE + "/{version}")
-async def get_version(request: web.Request) -> web.Response:
-    return answer(await call(request, subjects.SVC_VERSION_GET, VersionRef, DatasetVersion, path=VERSION))
+@api.route("GET", BASE + "/{version}", "Read a version", request=VersionRef, from_path=VERSION, response=DatasetVersion)
+async def get_version(request: web.Request, ep: Endpoint[VersionRef, DatasetVersion]) -> web.Response:
+    return ep.answer(await ep.call(request, subjects.SVC_VERSION_GET))
 
 
-@routes.get(BASE + "/{version}/export")
-async def export(request: web.Request) -> web.StreamResponse:
+@api.route(
+    "GET",
+    BASE + "/{version}/export",
+    "Export a version as an Ultralytics dataset",
+    request=VersionRef,
+    from_path=VERSION,
+    response=ExportLink,
+    also={302: "`redirect=true`: to the presigned link"},
+    parameters=(
+        {
+            "name": "redirect",
+            "in": "query",
+            "required": False,
+            "description": "answer 302 to the link instead of the link",
+            "schema": {"type": "boolean", "default": False},
+        },
+    ),
+)
+async def export(request: web.Request, ep: Endpoint[VersionRef, ExportLink]) -> web.StreamResponse:
     """A presigned link to the version as an Ultralytics dataset zip; `?redirect=true` answers 302 to it."""
-    link = await call(request, subjects.SVC_VERSION_EXPORT, VersionRef, ExportLink, path=VERSION, timeout_s=600)
+    link = await ep.call(request, subjects.SVC_VERSION_EXPORT, timeout_s=600)
     if request.query.get("redirect", "").lower() in ("1", "true", "yes"):
         raise web.HTTPFound(link.url)
-    return answer(link)
+    return ep.answer(link)
