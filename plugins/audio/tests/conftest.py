@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
 import wave
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from modelyard.frameworks.childrun import ChildRun, child_env, launch, reap
 from modelyard.frameworks.jobspec import TrainJobSpec
-from modelyard.frameworks.protocol import ChildEvent, parse_event
 from modelyard.plugins.audio.framework import AudioFramework
 
 RATE = 8000
@@ -110,59 +107,15 @@ def job_spec(data: Path, workdir: Path, resume_from: str | None = None, **config
     )
 
 
-@dataclass
-class ChildRun:
-    """A training child started through the framework seam, its events read from stdout as they come."""
-
-    process: subprocess.Popen[bytes]
-    stderr_path: Path
-    events: list[Any] = field(default_factory=list)  # ChildEvents; tests read each by its `type`
-
-    def next_event(self) -> ChildEvent | None:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            return None
-        event = parse_event(line)  # every stdout line must be a protocol event
-        self.events.append(event)
-        return event
-
-    def read_until(self, predicate: Callable[[ChildEvent], bool]) -> ChildEvent:
-        while (event := self.next_event()) is not None:
-            if predicate(event):
-                return event
-        raise AssertionError(f"stream ended without the awaited event; stderr:\n{self.stderr_tail()}")
-
-    def finish(self, timeout: float = 120) -> int:
-        while self.next_event() is not None:
-            pass
-        return self.process.wait(timeout=timeout)
-
-    def of_type(self, kind: str) -> list[Any]:
-        return [e for e in self.events if e.type == kind]
-
-    def stderr_tail(self, chars: int = 4000) -> str:
-        return self.stderr_path.read_text(errors="replace")[-chars:]
-
-
 @pytest.fixture
 def start_child(tmp_path: Path) -> Iterator[Callable[..., ChildRun]]:
     runs: list[ChildRun] = []
 
     def start(spec: TrainJobSpec, extra_env: dict[str, str] | None = None) -> ChildRun:
         argv = AudioFramework().command(spec)
-        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | (extra_env or {})
-        stderr_path = tmp_path / f"child-{len(runs)}.stderr"
-        with stderr_path.open("wb") as stderr:
-            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, env=env)
-        run = ChildRun(process, stderr_path)
-        runs.append(run)
-        return run
+        runs.append(launch(argv, tmp_path / f"child-{len(runs)}.stderr", child_env(extra_env)))
+        return runs[-1]
 
     yield start
     for run in runs:
-        if run.process.poll() is None:
-            run.process.kill()
-        run.process.wait(timeout=30)
-        if run.process.stdout is not None:
-            run.process.stdout.close()
+        reap(run)

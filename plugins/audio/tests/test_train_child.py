@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from modelyard.frameworks.childrun import ChildRun
 from modelyard.frameworks.protocol import EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED, EXIT_USAGE, parse_event
 from modelyard.plugins.audio.framework import CHILD_MODULE
 
-from .conftest import TONES, ChildRun, job_spec, make_dataset, tone, wav_bytes
+from .conftest import TONES, job_spec, make_dataset, tone, wav_bytes
 
 pytestmark = pytest.mark.slow  # each test starts one or more children that import torch
 

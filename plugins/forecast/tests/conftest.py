@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import math
-import os
 import random
-import signal
-import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from modelyard.frameworks.childrun import ChildRun, child_env, launch, reap
 from modelyard.frameworks.jobspec import TrainJobSpec
-from modelyard.frameworks.protocol import ChildEvent, parse_event
 from modelyard.plugins.forecast.framework import ForecastFramework
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -82,56 +79,9 @@ def job_spec(data: Path, workdir: Path, resume_from: str | None = None, **config
     )
 
 
-@dataclass
-class ChildRun:
-    """A training child started through the framework seam, its events read from stdout as they come."""
-
-    process: subprocess.Popen[bytes]
-    stderr_path: Path
-    events: list[Any] = field(default_factory=list)  # ChildEvent; Any, so tests read each kind's fields
-
-    def next_event(self) -> ChildEvent | None:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            return None
-        event = parse_event(line)  # every stdout line must be a protocol event
-        self.events.append(event)
-        return event
-
-    def read_until(self, predicate: Callable[[ChildEvent], bool]) -> ChildEvent:
-        while (event := self.next_event()) is not None:
-            if predicate(event):
-                return event
-        raise AssertionError(f"stream ended without the awaited event; stderr:\n{self.stderr_tail()}")
-
-    def finish(self, timeout: float = 120) -> int:
-        while self.next_event() is not None:
-            pass
-        return self.process.wait(timeout=timeout)
-
-    def of_type(self, kind: str) -> list[Any]:
-        return [e for e in self.events if e.type == kind]
-
-    def stderr_tail(self, chars: int = 4000) -> str:
-        return self.stderr_path.read_text(errors="replace")[-chars:]
-
-
-def launch(spec: TrainJobSpec, stderr_path: Path, extra_env: dict[str, str] | None = None) -> ChildRun:
+def start_forecast(spec: TrainJobSpec, stderr_path: Path, extra_env: dict[str, str] | None = None) -> ChildRun:
     """Start the child the way the trainer does: the framework's command, stdout a pipe, stderr a log."""
-    argv = ForecastFramework().command(spec)
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | (extra_env or {})
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, env=env)
-    return ChildRun(process, stderr_path)
-
-
-def reap(run: ChildRun) -> None:
-    if run.process.poll() is None:
-        run.process.send_signal(signal.SIGKILL)
-        run.process.wait(timeout=30)
-    if run.process.stdout is not None:
-        run.process.stdout.close()
+    return launch(ForecastFramework().command(spec), stderr_path, child_env(extra_env))
 
 
 @pytest.fixture
@@ -140,7 +90,7 @@ def start_child(tmp_path: Path) -> Iterator[Callable[..., ChildRun]]:
     runs: list[ChildRun] = []
 
     def start(spec: TrainJobSpec, extra_env: dict[str, str] | None = None) -> ChildRun:
-        runs.append(launch(spec, tmp_path / f"stderr-{len(runs)}.log", extra_env))
+        runs.append(start_forecast(spec, tmp_path / f"stderr-{len(runs)}.log", extra_env))
         return runs[-1]
 
     yield start
@@ -166,7 +116,7 @@ def finished_runs(series_data: Path, tmp_path_factory: pytest.TempPathFactory) -
     root = tmp_path_factory.mktemp("forecast-runs")
     runs = {
         model: FinishedRun(
-            launch(job_spec(series_data, root / model, model=model), root / f"{model}.log"), root / model
+            start_forecast(job_spec(series_data, root / model, model=model), root / f"{model}.log"), root / model
         )
         for model in ("linear", "svr", "mlp")
     }

@@ -19,6 +19,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from modelyard.frameworks.childrun import ChildRun
 from modelyard.frameworks.protocol import EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED, EXIT_USAGE, parse_event
 from modelyard.plugins.forecast.features import METADATA_KEY, ForecastSpec
 from modelyard.plugins.forecast.metrics import METRICS
@@ -26,7 +27,7 @@ from modelyard.plugins.forecast.series import load_dataset
 from modelyard.plugins.forecast.train import CRASH_AFTER_EPOCH_ENV, resolve_config
 from modelyard.plugins.forecast.windows import prepare
 
-from .conftest import FAST, ChildRun, FinishedRun, job_spec, make_dataset
+from .conftest import FAST, FinishedRun, job_spec, make_dataset
 from .test_forecast_metrics import assert_same, reference
 
 pytestmark = pytest.mark.slow

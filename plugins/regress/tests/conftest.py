@@ -4,20 +4,16 @@ training child started through the trainer's framework seam."""
 from __future__ import annotations
 
 import csv
-import os
 import random
-import signal
-import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
 
+from modelyard.frameworks.childrun import ChildRun, child_env, launch, reap
 from modelyard.frameworks.jobspec import TrainJobSpec
-from modelyard.frameworks.protocol import ChildEvent, parse_event
 from modelyard.plugins.regress.framework import RegressFramework
 
 
@@ -68,48 +64,6 @@ def job_spec(data: Path, workdir: Path, *, resume_from: str | None = None, **con
     )
 
 
-@dataclass
-class ChildRun:
-    """A training child started the way the worker starts it, with its stdout events read as they come."""
-
-    process: subprocess.Popen[bytes]
-    stderr_path: Path
-    events: list[Any] = field(default_factory=list)  # ChildEvents; tests read the fields of the type they expect
-
-    def next_event(self) -> ChildEvent | None:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            return None
-        event = parse_event(line)  # every stdout line must be a protocol event
-        self.events.append(event)
-        return event
-
-    def read_until(self, predicate: Callable[[ChildEvent], bool]) -> ChildEvent:
-        while (event := self.next_event()) is not None:
-            if predicate(event):
-                return event
-        raise AssertionError(f"the stream ended without the awaited event; stderr:\n{self.stderr_tail()}")
-
-    def finish(self, timeout: float = 120) -> int:
-        while self.next_event() is not None:
-            pass
-        return self.process.wait(timeout=timeout)
-
-    def of_type(self, kind: str) -> list[Any]:
-        return [e for e in self.events if e.type == kind]
-
-    def stderr_tail(self, chars: int = 4000) -> str:
-        return self.stderr_path.read_text(errors="replace")[-chars:]
-
-
-def _launch(argv: list[str], stderr_path: Path, extra_env: dict[str, str] | None = None) -> ChildRun:
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | (extra_env or {})
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, env=env)
-    return ChildRun(process, stderr_path)
-
-
 @pytest.fixture
 def start_child(tmp_path: Path) -> Iterator[Callable[..., ChildRun]]:
     """start_child(spec or argv, extra_env=None) -> ChildRun; whatever still runs at the end is killed."""
@@ -117,16 +71,12 @@ def start_child(tmp_path: Path) -> Iterator[Callable[..., ChildRun]]:
 
     def start(what: TrainJobSpec | list[str], extra_env: dict[str, str] | None = None) -> ChildRun:
         argv = RegressFramework().command(what) if isinstance(what, TrainJobSpec) else what
-        runs.append(_launch(argv, tmp_path / f"stderr-{len(runs)}.log", extra_env))
+        runs.append(launch(argv, tmp_path / f"stderr-{len(runs)}.log", child_env(extra_env)))
         return runs[-1]
 
     yield start
     for run in runs:
-        if run.process.poll() is None:
-            run.process.send_signal(signal.SIGKILL)
-            run.process.wait(timeout=30)
-        if run.process.stdout is not None:
-            run.process.stdout.close()
+        reap(run)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from modelyard.frameworks.childrun import ChildRun, launch
 from modelyard.frameworks.protocol import EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED, EXIT_USAGE
 from modelyard.plugins.regress import preprocess
 from modelyard.plugins.regress.data import read_dataset
@@ -28,7 +29,7 @@ from modelyard.plugins.regress.framework import RegressFramework
 from modelyard.plugins.regress.train import CRASH_AFTER_EPOCH_ENV
 from modelyard.scheduler.presets import resolve
 
-from .conftest import ChildRun, _launch, job_spec, make_dataset
+from .conftest import job_spec, make_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ EPOCH_KEYS = {"train/loss", "val/loss", "val/mse", "val/mae", "val/spearman", "l
 def finished(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildRun]:
     """A 3-epoch job run to completion (several tests look at it)."""
     work = tmp_path_factory.mktemp("finished")
-    run = _launch(RegressFramework().command(job_spec(dataset, work / "work")), work / "stderr.log")
+    run = launch(RegressFramework().command(job_spec(dataset, work / "work")), work / "stderr.log")
     run.finish()
     yield run
     if run.process.stdout is not None:

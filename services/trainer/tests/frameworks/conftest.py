@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,8 @@ try:  # the trainer service may not be installed into the venv yet; its source t
 except ModuleNotFoundError:
     sys.path.insert(0, str(SRC))
 
-from modelyard.frameworks.protocol import ChildEvent, parse_event  # noqa: E402
+from modelyard.frameworks import childrun  # noqa: E402
+from modelyard.frameworks.childrun import ChildRun, reap  # noqa: E402
 from modelyard.trainer.frameworks import TrainJobSpec, get  # noqa: E402
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
@@ -84,44 +82,6 @@ def make_classify_dataset(root: Path, per_class_train: int = 6, per_class_val: i
     return root
 
 
-@dataclass
-class ChildRun:
-    """A training child started through the framework seam, with its events read from stdout as they come."""
-
-    process: subprocess.Popen[bytes]
-    stderr_path: Path
-    events: list[ChildEvent] = field(default_factory=list)
-    raw_lines: list[str] = field(default_factory=list)
-
-    def next_event(self) -> ChildEvent | None:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            return None
-        text = line.decode()
-        self.raw_lines.append(text)
-        event = parse_event(text)  # every stdout line must be a protocol event
-        self.events.append(event)
-        return event
-
-    def read_until(self, predicate: Callable[[ChildEvent], bool]) -> ChildEvent:
-        while (event := self.next_event()) is not None:
-            if predicate(event):
-                return event
-        raise AssertionError(f"stream ended without the awaited event; stderr:\n{self.stderr_tail()}")
-
-    def finish(self, timeout: float = 120) -> int:
-        while self.next_event() is not None:
-            pass
-        return self.process.wait(timeout=timeout)
-
-    def of_type(self, kind: str) -> list[Any]:
-        return [e for e in self.events if e.type == kind]
-
-    def stderr_tail(self, chars: int = 4000) -> str:
-        return self.stderr_path.read_text(errors="replace")[-chars:]
-
-
 def launch(spec: TrainJobSpec, stderr_path: Path, extra_env: dict[str, str] | None = None) -> ChildRun:
     """Start the child the way the worker does: the framework's command, stdout a pipe, stderr a log."""
     argv = get("ultralytics").command(spec)
@@ -132,17 +92,7 @@ def launch(spec: TrainJobSpec, stderr_path: Path, extra_env: dict[str, str] | No
     env.pop("no_proxy", None)
     env.update(extra_env or {})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, env=env)
-    return ChildRun(process, stderr_path)
-
-
-def reap(run: ChildRun) -> None:
-    if run.process.poll() is None:
-        run.process.send_signal(signal.SIGKILL)
-        run.process.wait(timeout=30)
-    if run.process.stdout is not None:
-        run.process.stdout.close()
+    return childrun.launch(argv, stderr_path, env)
 
 
 @pytest.fixture
