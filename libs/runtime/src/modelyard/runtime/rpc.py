@@ -2,8 +2,9 @@
 
 Service side: `@responder(broker, subject, PayloadModel, queue="dataset")` turns a typed function
 `(principal, payload, correlation_id) -> BaseModel` into a faststream subscriber in the service's queue group.
-It validates the payload (422 with per-field errors), maps ServiceError leaves to ProblemDetails, hides anything
-else behind a 500, and binds the correlation id into the logs.
+It refuses callers without the permission the matrix names for the subject (403), validates the payload (422
+with per-field errors), maps ServiceError leaves to ProblemDetails, hides anything else behind a 500, and binds the
+correlation id into the logs.
 
 Client side: `RpcClient.call(subject, principal, payload, correlation_id)` returns the typed result or raises the
 ServiceError the reply describes, so the gateway answers with the service's own ProblemDetails.
@@ -21,9 +22,12 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel, ValidationError
 
+from modelyard.contracts import permissions
 from modelyard.contracts.api.identity import Principal
 from modelyard.contracts.api.problems import ProblemDetails
+from modelyard.contracts.permissions import Permission
 from modelyard.contracts.rpc import ServiceReply, ServiceRequest
+from modelyard.runtime.access import require
 from modelyard.runtime.logging import bound, get_logger
 from modelyard.runtime.problems import ServiceError, Unavailable, invalid
 
@@ -37,17 +41,24 @@ Handler = Callable[[Principal, P, str], Awaitable[BaseModel]]
 def responder(
     broker: NatsBroker, subject: str, payload_model: type[P], *, queue: str
 ) -> Callable[[Handler[P]], Handler[P]]:
+    """The handler answers only callers holding the permission the matrix names for `subject` (403 otherwise)."""
+    if subject not in permissions.SUBJECTS:
+        raise KeyError(f"{subject} is not in the permission matrix (modelyard.contracts.permissions.SUBJECTS)")
+    needs = permissions.SUBJECTS[subject]
+
     def register(fn: Handler[P]) -> Handler[P]:
         @broker.subscriber(subject, queue=queue, title=subject)
         async def handle(body: dict[str, Any]) -> dict[str, Any]:
-            return (await answer(fn, payload_model, body)).model_dump(mode="json")
+            return (await answer(fn, payload_model, body, needs=needs)).model_dump(mode="json")
 
         return fn
 
     return register
 
 
-async def answer(fn: Handler[P], payload_model: type[P], body: dict[str, Any]) -> ServiceReply:
+async def answer(
+    fn: Handler[P], payload_model: type[P], body: dict[str, Any], *, needs: Permission | None = None
+) -> ServiceReply:
     """Run one request through a handler and build the reply; never raises."""
     try:
         request = ServiceRequest.model_validate(body)
@@ -55,6 +66,8 @@ async def answer(fn: Handler[P], payload_model: type[P], body: dict[str, Any]) -
         return ServiceReply(problem=invalid(exc).problem())
     with bound(correlation_id=request.correlation_id, org_id=str(request.principal.org_id)):
         try:
+            if needs is not None:
+                require(request.principal, needs)
             try:
                 payload = payload_model.model_validate(request.payload)
             except ValidationError as exc:

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelyard.contracts.permissions import Permission, Role, granted
 from modelyard.contracts.plans import Plan
 
-
-class Role(StrEnum):
-    SUPER_ADMIN = "super_admin"
-    ORG_ADMIN = "org_admin"
-    ML_ENGINEER = "ml_engineer"
-    ANNOTATOR = "annotator"
-    REVIEWER = "reviewer"
-    VIEWER = "viewer"
-
-    @property
-    def is_admin(self) -> bool:
-        return self in (Role.SUPER_ADMIN, Role.ORG_ADMIN)
-
-    def may_grant(self, other: Role) -> bool:
-        """Admins create users; only a super admin creates another super admin."""
-        return self is Role.SUPER_ADMIN or (self is Role.ORG_ADMIN and other is not Role.SUPER_ADMIN)
+__all__ = ["Permission", "Principal", "Role", "User", "UserCreate", "UserWithKey"]
 
 
 class Principal(BaseModel):
@@ -37,10 +22,20 @@ class Principal(BaseModel):
     user_id: UUID
     role: Role
     plan: Plan = Plan.FREE
+    scopes: frozenset[Permission] | None = Field(
+        default=None, description="the API key's scopes; none: everything the role may do"
+    )
 
     @property
     def actor(self) -> str:
         return f"user:{self.user_id}"
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return granted(self.role, self.scopes)
+
+    def may(self, permission: Permission) -> bool:
+        return permission in self.permissions
 
 
 class UserCreate(BaseModel):
