@@ -91,6 +91,32 @@ class UploadTooLarge(QuotaExceeded):
         super().__init__(f"{size} bytes is over the {plan} plan's limit of {limit} bytes per upload")
 
 
+def human_bytes(n: int) -> str:
+    """`10 GiB`, `9.8 GiB`, `512 MiB`, `700 B`: at most two decimals, in the largest unit that keeps a whole."""
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.2f}".rstrip("0").rstrip(".") + f" {unit}"
+    return f"{n} B"
+
+
+class DatasetTooLarge(QuotaExceeded):
+    """The dataset would hold more than the plan's `max_dataset_bytes`: at upload creation with the declared size
+    (`verb` "declares"), in the importer with the bytes the new samples really take ("adds")."""
+
+    slug = "dataset-too-large"
+    title = "Dataset larger than the plan allows"
+
+    def __init__(self, plan: str, limit: int, current: int, size: int, *, verb: str = "declares") -> None:
+        super().__init__(
+            f"the {plan} plan allows {human_bytes(limit)} per dataset; this one holds {human_bytes(current)} "
+            f"and the upload {verb} {human_bytes(size)}",
+            plan=plan,
+            limit=limit,
+            current=current,
+            size=size,
+        )
+
+
 class TooManyOpenUploads(QuotaExceeded):
     slug = "too-many-open-uploads"
     title = "Too many unfinished uploads"

@@ -1,7 +1,13 @@
 """The import worker: consumes UploadFinalized, turns the uploaded file into samples, or fails the upload with
 every problem found. Nothing is stored unless the whole upload is valid: the file is checked completely first,
 then blobs go to S3 (content-addressed, so a retry or a shared image costs nothing), then one transaction adds the
-samples, rating updates, counts and events. A redelivered event finds the upload no longer importing and stops."""
+samples, rating updates, counts and events. A redelivered event finds the upload no longer importing and stops.
+
+The plan's dataset-size limit (`max_dataset_bytes`, of the plan the upload was finalized under) is checked with
+the real sizes of the new samples: once before any blob is stored, and again in the transaction that adds them
+(the dataset row is locked there, so two imports cannot both take the last room). Over the limit, the upload fails
+with the reason like an invalid archive. Each outcome, completed or failed, is audited in its transaction, by the
+user who finalized the upload."""
 
 from __future__ import annotations
 
@@ -13,19 +19,28 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 
-from modelyard.contracts import streams, subjects
+from modelyard.contracts import plans, streams, subjects
 from modelyard.contracts.api.datasets import Dataset
 from modelyard.contracts.api.samples import Sample, SampleKind
 from modelyard.contracts.api.uploads import UploadState
 from modelyard.contracts.envelope import Event
-from modelyard.contracts.events import SamplesAdded, UploadCompleted, UploadFailed, UploadFinalized
+from modelyard.contracts.events import AuditRecorded, SamplesAdded, UploadCompleted, UploadFailed, UploadFinalized
+from modelyard.contracts.plans import Plan
 from modelyard.contracts.storage import blob_key
 from modelyard.contracts.streams import ConsumerSpec
 from modelyard.dataset import domain
 from modelyard.dataset.deps import Deps
-from modelyard.dataset.errors import UploadHashMismatch
-from modelyard.dataset.imports import ImportFailed, ImportProblem, ImportResult, UploadKind, run_import
+from modelyard.dataset.errors import DatasetTooLarge, UploadHashMismatch
+from modelyard.dataset.imports import (
+    ImportedSample,
+    ImportFailed,
+    ImportProblem,
+    ImportResult,
+    UploadKind,
+    run_import,
+)
 from modelyard.dataset.quality import image_quality
+from modelyard.dataset.repository.uploads import UploadRow
 from modelyard.runtime import outbox
 from modelyard.runtime.consumer import event_consumer
 from modelyard.runtime.logging import get_logger
@@ -51,6 +66,36 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _audit(event: UploadFinalized, action: str, **detail: Any) -> AuditRecorded:
+    """The audit record of an import's outcome. The actor is the user who finalized the upload (the actor of the
+    UploadFinalized event; the upload row keeps only who created it), else the service itself."""
+    actor = event.actor if event.actor.startswith("user:") else "service:dataset"
+    return event.caused(
+        AuditRecorded,
+        actor=actor,
+        service="dataset",
+        action=action,
+        resource_type="upload",
+        resource_id=str(event.upload_id),
+        detail={"dataset_id": str(event.dataset_id)} | detail,
+    )
+
+
+def _dataset_limit(upload: UploadRow) -> tuple[Plan, int] | None:
+    """The plan and its `max_dataset_bytes` the import must respect; None: no limit (or an upload stored before
+    uploads recorded their plan: not checked)."""
+    plan = upload.plan
+    limit = plans.limits(plan).max_dataset_bytes if plan is not None else None
+    return (plan, limit) if plan is not None and limit is not None else None
+
+
+def _check_room(limited: tuple[Plan, int], current: int, added: int) -> None:
+    """Refuse an import that would take the dataset past the limit; one that adds no bytes never fails here."""
+    plan, limit = limited
+    if added > 0 and current + added > limit:
+        raise DatasetTooLarge(plan.value, limit, current, added, verb="adds")
 
 
 class Importer:
@@ -87,10 +132,10 @@ class Importer:
                     upload_name=upload.row["filename"],
                 )
                 await self._check_references(dataset, result)
-                await self._store(event, dataset, result)
+                await self._store(event, upload, dataset, result)
             except ImportFailed as failed:
                 await self._fail(event, failed.problems)
-            except ServiceError as refused:  # the dataset was archived meanwhile, say
+            except ServiceError as refused:  # the dataset was archived meanwhile, or is full
                 await self._fail(event, [ImportProblem(file=upload.row["filename"], line=None, message=refused.detail)])
         await deps.store.delete(upload.row["s3_key"])
 
@@ -116,14 +161,26 @@ class Importer:
                 ]
             )
 
-    async def _store(self, event: UploadFinalized, dataset: Dataset, result: ImportResult) -> None:
+    async def _store(self, event: UploadFinalized, upload: UploadRow, dataset: Dataset, result: ImportResult) -> None:
         deps = self.deps
         gate = asyncio.Semaphore(deps.settings.import_workers)
 
-        async def put(index: int) -> Sample:
-            item = result.samples[index]
+        async def digest(item: ImportedSample) -> str:
             async with gate:
-                sha = await asyncio.to_thread(_sha256, item.file)
+                return await asyncio.to_thread(_sha256, item.file)
+
+        shas = await asyncio.gather(*(digest(item) for item in result.samples))
+        sizes = [item.file.stat().st_size for item in result.samples]
+        limited = _dataset_limit(upload)
+        if limited is not None:  # before any blob is stored: what the dataset does not hold yet must fit
+            async with deps.pool.acquire() as conn:
+                stored, held = await deps.datasets.stored_bytes(conn, dataset.id, shas)
+            new = {sha: size for sha, size in zip(shas, sizes, strict=True) if sha not in held}
+            _check_room(limited, stored, sum(new.values()))
+
+        async def put(index: int) -> Sample:
+            item, sha = result.samples[index], shas[index]
+            async with gate:
                 if not await deps.store.exists(blob_key(sha)):
                     await deps.store.put(blob_key(sha), item.file, content_type=item.media_type, expected_sha256=sha)
                 quality = await asyncio.to_thread(image_quality, item.file) if item.kind is SampleKind.IMAGE else None
@@ -131,7 +188,7 @@ class Importer:
                 dataset,
                 kind=item.kind,
                 sha256=sha,
-                size=item.file.stat().st_size,
+                size=sizes[index],
                 media_type=item.media_type,
                 labels=item.labels,
                 rating=item.rating,
@@ -146,6 +203,11 @@ class Importer:
             if result.class_names and result.class_names != current.class_names:
                 await deps.datasets.update(conn, dataset.org_id, dataset.id, {"class_names": result.class_names})
             inserted = await deps.samples.insert_many(conn, samples, upload_id=event.upload_id)
+            new_ids = set(inserted)
+            added = sum(s.size for s in samples if s.id in new_ids)
+            if limited is not None:  # again, under the dataset's lock; raising undoes the whole transaction
+                after, _ = await deps.datasets.stored_bytes(conn, dataset.id)
+                _check_room(limited, after - added, added)
             for update in result.rating_updates:
                 await deps.samples.rate_by_source_path(conn, dataset.id, update.frame_path, update.rating)
             await deps.datasets.recount(conn, dataset.id)
@@ -170,6 +232,14 @@ class Importer:
                     imported=len(inserted),
                     skipped=skipped,
                 ),
+                _audit(
+                    event,
+                    "upload_completed",
+                    samples_added=len(inserted),
+                    samples_skipped=skipped,
+                    bytes_added=added,
+                    ratings_updated=len(result.rating_updates),
+                ),
             )
         log.info("import.completed", upload_id=str(event.upload_id), imported=len(inserted), skipped=skipped)
 
@@ -189,5 +259,6 @@ class Importer:
                     error=error,
                     problems=listed[:100],
                 ),
+                _audit(event, "upload_failed", reason=error, problems=len(problems)),
             )
         log.info("import.failed", upload_id=str(event.upload_id), problems=len(problems))

@@ -21,7 +21,6 @@ from modelyard.contracts.events import DatasetArchived, DatasetUpdated
 from modelyard.dataset import domain
 from modelyard.dataset.deps import Deps
 from modelyard.dataset.errors import ClassListShrunk, DatasetIsArchived
-from modelyard.dataset.permissions import Action, require
 from modelyard.dataset.settings import QUEUE
 from modelyard.runtime import outbox
 from modelyard.runtime.audit import audit
@@ -33,7 +32,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_DATASET_CREATE, DatasetCreate, queue=QUEUE)
     async def create(principal: Principal, spec: DatasetCreate, correlation_id: str) -> Dataset:
-        require(principal, Action.MANAGE)
         dataset = domain.new_dataset(principal, spec)
         trail = audit(
             principal,
@@ -48,22 +46,18 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_DATASET_GET, DatasetGet, queue=QUEUE)
     async def get(principal: Principal, query: DatasetGet, correlation_id: str) -> Dataset:
-        require(principal, Action.READ)
         return await repo.get(principal.org_id, query.id)
 
     @responder(broker, subjects.SVC_DATASET_LIST, DatasetQuery, queue=QUEUE)
     async def list_(principal: Principal, query: DatasetQuery, correlation_id: str) -> DatasetList:
-        require(principal, Action.READ)
         return await repo.page(principal.org_id, query)
 
     @responder(broker, subjects.SVC_DATASET_STATS, DatasetGet, queue=QUEUE)
     async def stats(principal: Principal, query: DatasetGet, correlation_id: str) -> DatasetStats:
-        require(principal, Action.READ)
         return await repo.stats(principal.org_id, query.id)
 
     @responder(broker, subjects.SVC_DATASET_UPDATE, DatasetUpdate, queue=QUEUE)
     async def update(principal: Principal, spec: DatasetUpdate, correlation_id: str) -> Dataset:
-        require(principal, Action.MANAGE)
         changes = spec.model_dump(exclude_unset=True, exclude={"id"})
         async with deps.pool.acquire() as conn, conn.transaction():
             current = await repo.get_for_update(conn, principal.org_id, spec.id)

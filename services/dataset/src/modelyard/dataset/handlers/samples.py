@@ -27,7 +27,6 @@ from modelyard.dataset import domain
 from modelyard.dataset import labels as label_rules
 from modelyard.dataset.deps import Deps
 from modelyard.dataset.errors import BlobNotFound
-from modelyard.dataset.permissions import Action, require
 from modelyard.dataset.settings import QUEUE
 from modelyard.runtime import outbox
 from modelyard.runtime.audit import audit
@@ -40,20 +39,17 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_SAMPLE_LIST, SampleQuery, queue=QUEUE)
     async def list_(principal: Principal, query: SampleQuery, correlation_id: str) -> SampleList:
-        require(principal, Action.READ)
         await deps.datasets.get(principal.org_id, query.dataset_id)
         return await repo.page(principal.org_id, query)
 
     @responder(broker, subjects.SVC_SAMPLE_GET, SampleRef, queue=QUEUE)
     async def get(principal: Principal, ref: SampleRef, correlation_id: str) -> SampleDetail:
-        require(principal, Action.READ)
         detail = await repo.detail(principal.org_id, ref.dataset_id, ref.sample_id)
         url = await deps.store.presigned_get(blob_key(detail.sha256), timedelta(seconds=deps.settings.presign_ttl_s))
         return detail.model_copy(update={"download_url": url})
 
     @responder(broker, subjects.SVC_SAMPLE_ADD, SampleCreate, queue=QUEUE)
     async def add(principal: Principal, spec: SampleCreate, correlation_id: str) -> Sample:
-        require(principal, Action.LABEL)
         known = await repo.blob_known(principal.org_id, spec.sha256)
         if known is None or not await deps.store.exists(blob_key(spec.sha256)):
             raise BlobNotFound(spec.sha256)
@@ -104,7 +100,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_SAMPLE_UPDATE, SampleUpdate, queue=QUEUE)
     async def update(principal: Principal, spec: SampleUpdate, correlation_id: str) -> Sample:
-        require(principal, Action.LABEL)
         given = spec.model_dump(exclude_unset=True, exclude={"dataset_id", "sample_id"})
         async with deps.pool.acquire() as conn, conn.transaction():
             dataset = await deps.datasets.get_writable(conn, principal.org_id, spec.dataset_id)
@@ -159,7 +154,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_SAMPLE_DELETE, SampleRef, queue=QUEUE)
     async def delete(principal: Principal, ref: SampleRef, correlation_id: str) -> Sample:
-        require(principal, Action.MANAGE)
         async with deps.pool.acquire() as conn, conn.transaction():
             await deps.datasets.get_writable(conn, principal.org_id, ref.dataset_id)
             sample = await repo.get(principal.org_id, ref.dataset_id, ref.sample_id, conn, lock=True)
@@ -190,7 +184,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_SAMPLE_REVIEW, ReviewCreate, queue=QUEUE)
     async def review(principal: Principal, spec: ReviewCreate, correlation_id: str) -> Sample:
-        require(principal, Action.REVIEW)
         async with deps.pool.acquire() as conn, conn.transaction():
             await deps.datasets.get_writable(conn, principal.org_id, spec.dataset_id)
             sample = await repo.get(principal.org_id, spec.dataset_id, spec.sample_id, conn, lock=True)

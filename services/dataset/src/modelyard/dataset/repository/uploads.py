@@ -9,11 +9,12 @@ from uuid import UUID
 import asyncpg
 
 from modelyard.contracts.api.uploads import Upload, UploadState
+from modelyard.contracts.plans import Plan
 from modelyard.dataset.errors import UploadNotFound
 
 _COLUMNS = (
     "id, org_id, dataset_id, filename, kind, size, sha256, chunk_size, chunk_count, state, s3_key, s3_upload_id, "
-    "error, problems, imported_samples, skipped_samples, created_by, created_at, updated_at, expires_at"
+    "error, problems, imported_samples, skipped_samples, created_by, created_at, updated_at, expires_at, plan"
 )
 
 
@@ -43,8 +44,14 @@ class UploadRow:
     def etags(self) -> list[str]:
         return [self.chunks[i]["etag"] for i in range(self.row["chunk_count"])]
 
+    @property
+    def plan(self) -> Plan | None:
+        """The plan whose limits the import checks; None for uploads stored before plans were recorded."""
+        return Plan(self.row["plan"]) if self.row["plan"] else None
+
     def public(self) -> Upload:
-        fields = {k: self.row[k] for k in self.row.keys() if k not in ("s3_key", "s3_upload_id")}  # noqa: SIM118
+        internal = ("s3_key", "s3_upload_id", "plan")
+        fields = {k: self.row[k] for k in self.row.keys() if k not in internal}  # noqa: SIM118
         return Upload(
             **fields,
             received=sorted(self.chunks),
@@ -110,12 +117,14 @@ class UploadRepository:
         problems: list[dict[str, Any]] | None = None,
         imported: int | None = None,
         skipped: int | None = None,
+        plan: Plan | None = None,
     ) -> None:
         await conn.execute(
             """UPDATE uploads SET state = $2, error = COALESCE($3, error),
                       problems = COALESCE($4::jsonb, problems),
                       imported_samples = COALESCE($5, imported_samples),
-                      skipped_samples = COALESCE($6, skipped_samples), updated_at = now()
+                      skipped_samples = COALESCE($6, skipped_samples),
+                      plan = COALESCE($7, plan), updated_at = now()
                WHERE id = $1""",
             upload_id,
             state.value,
@@ -123,6 +132,7 @@ class UploadRepository:
             problems,
             imported,
             skipped,
+            plan.value if plan else None,
         )
 
     async def expired(self, now: datetime, limit: int = 100) -> list[UUID]:
