@@ -135,7 +135,11 @@ class Platform:
 
 @pytest.fixture
 async def platform(database_url: str, nats_url: str, s3_server: S3Server, tmp_path: Path) -> AsyncIterator[Platform]:
-    gateway_settings = GatewaySettings(nats_url=nats_url, database_url=database_url, port=free_port())
+    # the free plan's request rate (50/s per key) would throttle schemathesis and the polling loops: scaled by 100 here;
+    # tests/test_identity.py checks the limit itself
+    gateway_settings = GatewaySettings(
+        nats_url=nats_url, database_url=database_url, port=free_port(), rate_limit_scale=100
+    )
     dataset_settings = DatasetSettings(
         nats_url=nats_url,
         database_url=database_url,

@@ -14,6 +14,7 @@ import functools
 import importlib.util
 import json
 import os
+import secrets
 import sys
 import time
 import urllib.request
@@ -114,9 +115,19 @@ class DevStack:
                 prefix + "CREATE_SIGNING_KEY": "true",
                 prefix + "WORK_DIR": str(self.root / "registry"),
             }
-        if name == "gateway":
+        if name == "gateway":  # tokens made before a restart stay valid: the secret is kept beside the data
             env |= {prefix + "HOST": self.gateway_host, prefix + "PORT": str(self.gateway_port)}
+            env.setdefault(prefix + "TOKEN_SECRET", self._secret("token-secret"))
         return env
+
+    def _secret(self, name: str) -> str:
+        path = self.root / "keys" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
 
     def _start_service(self, name: str) -> None:
         proc = ManagedProcess(

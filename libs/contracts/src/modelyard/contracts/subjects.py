@@ -59,6 +59,9 @@ AUDIT_ALL = "audit.>"
 AUDIT_USER_CREATED = "audit.user.created"
 AUDIT_TEMPLATE = "audit.{service}.{action}"
 
+# core NATS notices, in no stream: every gateway replica drops a revoked API key (and refuses its tokens) at once
+GATEWAY_KEY_REVOKED = "gateway.key.revoked"
+
 # DLQ stream: dlq.<original subject>
 DLQ_ALL = "dlq.>"
 DLQ_PREFIX = "dlq."

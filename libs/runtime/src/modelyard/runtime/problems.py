@@ -63,6 +63,10 @@ class QuotaExceeded(ServiceError):
     status, slug, title = 429, "quota-exceeded", "Quota exceeded"
 
 
+class RateLimited(ServiceError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+
 class Unavailable(ServiceError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 

@@ -25,7 +25,9 @@ from typing import Any, Generic, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from modelyard.gateway import forward
+from modelyard.contracts.permissions import Permission
+from modelyard.gateway import context, forward
+from modelyard.runtime.access import require
 
 P = TypeVar("P", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
@@ -67,6 +69,7 @@ class Endpoint(Generic[P, R]):
     from_body: bool = False
     fixed: Mapping[str, Any] = field(default_factory=dict)
     public: bool = False
+    permission: Permission | None = None
     forwarded: bool = True
     errors: frozenset[int] = frozenset()
     also: Mapping[int, str] = field(default_factory=dict)
@@ -81,9 +84,9 @@ class Endpoint(Generic[P, R]):
         """The problems this endpoint can answer: the ones named, plus those that follow from its shape."""
         implied = set(self.errors)
         if not self.public:
-            implied.add(401)
-            if self.method != "GET":
-                implied.add(403)  # every write checks the caller's role
+            implied |= {401, 429}  # 429: the key's request rate
+            if self.permission is not None:
+                implied.add(403)  # a role without the permission, or a key whose scopes leave it out
         if self.from_path or self.from_query or self.from_body or self.parameters:
             implied.add(422)
         if self.from_path:
@@ -157,6 +160,7 @@ class Api:
         from_body: bool = False,
         fixed: Mapping[str, Any] | None = None,
         public: bool = False,
+        permission: Permission | None = None,
         forwarded: bool = True,
         errors: Collection[int] = (),
         also: Mapping[int, str] | None = None,
@@ -169,6 +173,9 @@ class Api:
     ) -> Callable[[Described[P, R]], Handler]:
         """Describe one endpoint and register its handler, which gets the request and this description.
 
+        `permission`: what the caller must hold (the matrix in `modelyard.contracts.permissions`); checked here,
+        before anything is read or forwarded, and again by the service the handler asks. Every endpoint that is
+        not `public` names one, except the few any signed-in caller may use (`/me`, tokens).
         `forwarded`: the handler asks a service (so it can answer 503). `also`: other success statuses with the
         same body, and when. `parameters`, `body_content`, `response_schema`: for what no model says (a header,
         a binary body, a text answer)."""
@@ -192,6 +199,7 @@ class Api:
                 from_body=from_body,
                 fixed=dict(fixed or {}),
                 public=public,
+                permission=permission,
                 forwarded=forwarded,
                 errors=frozenset(errors),
                 also=dict(also or {}),
@@ -203,6 +211,8 @@ class Api:
             )
 
             async def handle(request: web.Request) -> web.StreamResponse:
+                if permission is not None:
+                    require(context.principal(request), permission)
                 return await fn(request, endpoint)
 
             handle.__name__ = handle.__qualname__ = endpoint.operation_id

@@ -7,10 +7,11 @@ import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from structlog.contextvars import bind_contextvars
 
-from modelyard.gateway import context, keys, problems
-from modelyard.runtime.logging import bound, get_logger
-from modelyard.runtime.problems import ServiceError, Unauthorized
+from modelyard.gateway import context, problems
+from modelyard.runtime.logging import get_logger
+from modelyard.runtime.problems import RateLimited, ServiceError, Unauthorized
 
 log = get_logger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -24,8 +25,10 @@ async def correlation(request: web.Request, handler: Handler) -> web.StreamRespo
     given = request.headers.get(context.CORRELATION_HEADER, "")
     cid = given if _SAFE_ID.match(given) else str(uuid.uuid4())
     request[context.CORRELATION_ID] = cid
-    with bound(correlation_id=cid, method=request.method, path=request.path):
-        response = await handler(request)
+    # bound without a reset: aiohttp serves a connection's requests one after the other in one task, and every
+    # request overwrites all of these (cheaper than a context manager per request, which cost ~15% of a GET)
+    bind_contextvars(correlation_id=cid, method=request.method, path=request.path, org_id=None, actor=None)
+    response = await handler(request)
     response.headers[context.CORRELATION_HEADER] = cid
     return response
 
@@ -53,18 +56,23 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An API key or an access token, then the key's request rate (429 with Retry-After past the plan's)."""
     if not request.path.startswith(PROTECTED_PREFIXES) or request.path in request.app.get(context.PUBLIC_PATHS, ()):
         return await handler(request)
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("send 'Authorization: Bearer <api key>'")
-    found = (
-        await request.app[context.IDENTITY].principal_for_key(token.strip())
-        if keys.looks_like_key(token.strip())
-        else None
-    )
-    if found is None:
-        raise Unauthorized("the API key is unknown or revoked")
-    request[context.PRINCIPAL] = found
-    with bound(org_id=str(found.org_id), actor=found.actor):
-        return await handler(request)
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthorized("send 'Authorization: Bearer <api key or access token>'")
+    caller = await request.app[context.AUTH].caller(credential.strip())
+    wait_s = request.app[context.RATE_LIMITS].take(caller.key_id, caller.principal.plan)
+    if wait_s is not None:
+        plan = caller.principal.plan.value
+        problem = RateLimited(f"this API key sent more requests than the {plan} plan allows; retry in {wait_s} s")
+        return problems.respond(
+            problem.problem(context.correlation_id(request)),
+            instance=request.path,
+            headers={"Retry-After": str(wait_s)},
+        )
+    request[context.PRINCIPAL] = caller.principal
+    request[context.CALLER] = caller
+    bind_contextvars(org_id=str(caller.principal.org_id), actor=caller.principal.actor)
+    return await handler(request)

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from modelyard.contracts import permissions
 from modelyard.contracts.api.problems import PROBLEM_CONTENT_TYPE, ProblemDetails
 from modelyard.gateway.endpoints import Endpoint
 
@@ -39,7 +40,11 @@ PROBLEMS: dict[int, tuple[str, str]] = {
     411: ("LengthRequired", "Send Content-Length"),
     413: ("ContentTooLarge", "The body is larger than the gateway accepts"),
     422: ("ValidationFailed", "Invalid fields, one entry per field in `errors`"),
-    429: ("QuotaExceeded", "A plan quota is used up"),
+    429: (
+        "TooManyRequests",
+        "A plan quota is used up, or the API key sent requests faster than its plan allows "
+        "(then `Retry-After` says how many seconds to wait)",
+    ),
     503: ("Unavailable", "The service that owns the resource did not answer"),
 }
 
@@ -131,6 +136,11 @@ def _operation(
     operation: dict[str, Any] = {"operationId": e.operation_id, "summary": e.summary, "tags": [e.tag]}
     if e.description:
         operation["description"] = e.description
+    if e.permission is not None:
+        roles = ", ".join(role.value for role, held in permissions.ROLES.items() if e.permission in held)
+        needs = f"Needs `{e.permission.value}` ({roles})."
+        operation["description"] = f"{e.description}\n\n{needs}" if e.description else needs
+        operation["x-permission"] = e.permission.value
     if parameters:
         operation["parameters"] = parameters
     if e.from_body:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from modelyard.runtime.settings import DatabaseSettings, ServiceSettings
@@ -13,6 +13,16 @@ class Settings(ServiceSettings, DatabaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # access tokens (HS256): every replica needs the same secret; none set: a random one per process, so tokens
+    # work only with the replica that issued them and not after its restart
+    token_secret: SecretStr | None = None
+    # an API key's owner, role and scopes are remembered this long; a revocation reaches every replica at once
+    # (a NATS notice), so this bounds only a missed notice
+    key_cache_s: float = Field(default=10.0, ge=0, le=300)
+    # multiplies every plan's request rate and burst (tests and benchmarks raise it; 0 turns the limit off)
+    rate_limit_scale: float = Field(default=1.0, ge=0)
+    # GET job status answers from memory until the job's next event (or this many seconds); 0: always ask
+    job_cache_s: float = Field(default=5.0, ge=0, le=60)
 
 
 SCHEMA = "gateway"

@@ -6,19 +6,29 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from modelyard.contracts.api.audit import AuditQuery
+from modelyard.contracts.api.audit import AuditList, AuditQuery
+from modelyard.contracts.permissions import Permission
 from modelyard.gateway import context
 from modelyard.gateway.audit import AUDIT
-from modelyard.gateway.forward import answer, payload
-from modelyard.runtime.problems import Forbidden
+from modelyard.gateway.endpoints import Api, Endpoint
 
-routes = web.RouteTableDef()
+api = Api("audit")
+routes = api.routes
 
 
-@routes.get("/api/v1/audit")
-async def list_audit(request: web.Request) -> web.Response:
+@api.route(
+    "GET",
+    "/api/v1/audit",
+    "The audit trail (admins)",
+    request=AuditQuery,
+    permission=Permission.AUDIT_READ,
+    from_query=True,
+    response=AuditList,
+    forwarded=False,  # answered from the gateway's own projection
+)
+async def list_audit(request: web.Request, ep: Endpoint[AuditQuery, AuditList]) -> web.Response:
+    """Who did what, across every service, newest first, within the caller's organisation. `action` is exact or a
+    prefix ending in `*` (`model.*`); `since` is inclusive, `until` exclusive."""
     caller = context.principal(request)
-    if not caller.role.is_admin:
-        raise Forbidden("only org_admin and super_admin read the audit trail")
-    query = await payload(request, AuditQuery, use_query=True)
-    return answer(await request.app[AUDIT].page(caller.org_id, query))
+    query = await ep.payload(request)
+    return ep.answer(await request.app[AUDIT].page(caller.org_id, query))

@@ -14,6 +14,7 @@ from modelyard.contracts.api.datasets import (
     DatasetStats,
     DatasetUpdate,
 )
+from modelyard.contracts.permissions import Permission
 from modelyard.gateway.endpoints import Api, Endpoint, Link
 
 api = Api("datasets")
@@ -39,6 +40,7 @@ NEXT = {
     BASE,
     "Create a dataset",
     request=DatasetCreate,
+    permission=Permission.DATASET_MANAGE,
     from_body=True,
     response=Dataset,
     status=201,
@@ -56,6 +58,7 @@ async def create_dataset(request: web.Request, ep: Endpoint[DatasetCreate, Datas
     BASE,
     "List datasets",
     request=DatasetQuery,
+    permission=Permission.DATASET_READ,
     from_query=True,
     response=DatasetList,
     links={"GetFirstDataset": Link("get_dataset", {"id": "$response.body#/datasets/0/id"})},
@@ -64,7 +67,16 @@ async def list_datasets(request: web.Request, ep: Endpoint[DatasetQuery, Dataset
     return ep.answer(await ep.call(request, subjects.SVC_DATASET_LIST))
 
 
-@api.route("GET", BASE + "/{id}", "Read a dataset", request=DatasetGet, from_path=ID, response=Dataset, links=NEXT)
+@api.route(
+    "GET",
+    BASE + "/{id}",
+    "Read a dataset",
+    request=DatasetGet,
+    permission=Permission.DATASET_READ,
+    from_path=ID,
+    response=Dataset,
+    links=NEXT,
+)
 async def get_dataset(request: web.Request, ep: Endpoint[DatasetGet, Dataset]) -> web.Response:
     return ep.answer(await ep.call(request, subjects.SVC_DATASET_GET))
 
@@ -74,6 +86,7 @@ async def get_dataset(request: web.Request, ep: Endpoint[DatasetGet, Dataset]) -
     BASE + "/{id}",
     "Change a dataset",
     request=DatasetUpdate,
+    permission=Permission.DATASET_MANAGE,
     from_path=ID,
     from_body=True,
     response=Dataset,
@@ -91,6 +104,7 @@ async def update_dataset(request: web.Request, ep: Endpoint[DatasetUpdate, Datas
     BASE + "/{id}/archive",
     "Archive a dataset",
     request=DatasetUpdate,
+    permission=Permission.DATASET_MANAGE,
     from_path=ID,
     fixed={"status": "archived"},
     response=Dataset,
@@ -101,7 +115,13 @@ async def archive_dataset(request: web.Request, ep: Endpoint[DatasetUpdate, Data
 
 
 @api.route(
-    "GET", BASE + "/{id}/stats", "Counts and class balance", request=DatasetGet, from_path=ID, response=DatasetStats
+    "GET",
+    BASE + "/{id}/stats",
+    "Counts and class balance",
+    request=DatasetGet,
+    permission=Permission.DATASET_READ,
+    from_path=ID,
+    response=DatasetStats,
 )
 async def dataset_stats(request: web.Request, ep: Endpoint[DatasetGet, DatasetStats]) -> web.Response:
     return ep.answer(await ep.call(request, subjects.SVC_DATASET_STATS))

@@ -24,6 +24,7 @@ from modelyard.contracts.api.devices import (
     EnrollmentTokenCreate,
 )
 from modelyard.contracts.api.identity import Principal, Role
+from modelyard.contracts.permissions import Permission
 from modelyard.gateway import context
 from modelyard.gateway.endpoints import Api, Endpoint, Link
 
@@ -45,6 +46,7 @@ DEPLOYMENT_NEXT = {
     "/api/v1/devices/enrollment-tokens",
     "Make a one-time enrollment token (admins)",
     request=EnrollmentTokenCreate,
+    permission=Permission.DEVICE_MANAGE,
     from_body=True,
     response=EnrollmentToken,
     status=201,
@@ -85,6 +87,7 @@ async def enroll(request: web.Request, ep: Endpoint[DeviceEnroll, DeviceEnrolled
     "/api/v1/devices",
     "List devices",
     request=DeviceQuery,
+    permission=Permission.DEVICE_READ,
     from_query=True,
     response=DeviceList,
     links={"GetFirstDevice": Link("get_device", {"id": "$response.body#/devices/0/id"})},
@@ -94,7 +97,15 @@ async def list_devices(request: web.Request, ep: Endpoint[DeviceQuery, DeviceLis
     return ep.answer(await ep.call(request, subjects.SVC_DEVICE_LIST))
 
 
-@api.route("GET", "/api/v1/devices/{id}", "Read a device", request=DeviceRef, from_path=ID, response=Device)
+@api.route(
+    "GET",
+    "/api/v1/devices/{id}",
+    "Read a device",
+    request=DeviceRef,
+    permission=Permission.DEVICE_READ,
+    from_path=ID,
+    response=Device,
+)
 async def get_device(request: web.Request, ep: Endpoint[DeviceRef, Device]) -> web.Response:
     """Its last heartbeat, agent version and the version it serves per module."""
     return ep.answer(await ep.call(request, subjects.SVC_DEVICE_GET))
@@ -105,6 +116,7 @@ async def get_device(request: web.Request, ep: Endpoint[DeviceRef, Device]) -> w
     "/api/v1/deployments",
     "Deploy a released version to devices",
     request=DeploymentCreate,
+    permission=Permission.DEVICE_MANAGE,
     from_body=True,
     response=Deployment,
     status=201,
@@ -124,6 +136,7 @@ async def create_deployment(request: web.Request, ep: Endpoint[DeploymentCreate,
     "/api/v1/deployments",
     "List deployments",
     request=DeploymentQuery,
+    permission=Permission.DEVICE_READ,
     from_query=True,
     response=DeploymentList,
     links={"GetFirstDeployment": Link("get_deployment", {"id": "$response.body#/deployments/0/id"})},
@@ -133,7 +146,13 @@ async def list_deployments(request: web.Request, ep: Endpoint[DeploymentQuery, D
 
 
 @api.route(
-    "GET", "/api/v1/deployments/{id}", "Read a deployment", request=DeploymentRef, from_path=ID, response=Deployment
+    "GET",
+    "/api/v1/deployments/{id}",
+    "Read a deployment",
+    request=DeploymentRef,
+    permission=Permission.DEVICE_READ,
+    from_path=ID,
+    response=Deployment,
 )
 async def get_deployment(request: web.Request, ep: Endpoint[DeploymentRef, Deployment]) -> web.Response:
     """Its waves, failures and every device's step."""
@@ -145,6 +164,7 @@ async def get_deployment(request: web.Request, ep: Endpoint[DeploymentRef, Deplo
     "/api/v1/deployments/{id}/pause",
     "Pause a rollout",
     request=DeploymentRef,
+    permission=Permission.DEVICE_MANAGE,
     from_path=ID,
     response=Deployment,
     errors={409},
@@ -158,6 +178,7 @@ async def pause(request: web.Request, ep: Endpoint[DeploymentRef, Deployment]) -
     "/api/v1/deployments/{id}/resume",
     "Resume a paused rollout",
     request=DeploymentRef,
+    permission=Permission.DEVICE_MANAGE,
     from_path=ID,
     response=Deployment,
     errors={409},

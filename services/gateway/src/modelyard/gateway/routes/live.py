@@ -10,9 +10,12 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from modelyard.contracts.api.training import JobRef
+from modelyard.contracts.permissions import Permission
+from modelyard.gateway import context
 from modelyard.gateway.endpoints import Api, Endpoint
 from modelyard.gateway.live import job_updates
 from modelyard.runtime import tasks
+from modelyard.runtime.access import require
 
 api = Api("training")
 # The WebSocket route is registered here but not described: OpenAPI has no way to say "upgrade, then these
@@ -22,6 +25,7 @@ routes = api.routes
 
 @routes.get("/ws/training/{job_id}")
 async def training_socket(request: web.Request) -> web.StreamResponse:
+    require(context.principal(request), Permission.TRAINING_READ)
     updates = job_updates(request, request.match_info["job_id"])
     first = await anext(updates)  # the job exists and the caller may see it: else a 404 problem, before upgrading
     ws = web.WebSocketResponse()
@@ -51,6 +55,7 @@ async def training_socket(request: web.Request) -> web.StreamResponse:
     "/api/v1/training/jobs/{job_id}/events",
     "A job's status as server-sent events",
     request=JobRef,
+    permission=Permission.TRAINING_READ,
     from_path={"job_id": "job_id"},
     content_type="text/event-stream",
     response_schema={"type": "string"},

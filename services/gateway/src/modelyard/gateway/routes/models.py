@@ -26,6 +26,7 @@ from modelyard.contracts.api.models import (
     Transition,
 )
 from modelyard.contracts.api.paging import NoQuery
+from modelyard.contracts.permissions import Permission
 from modelyard.gateway.endpoints import Api, Endpoint, Link
 
 api = Api("models", literal=("/api/v1/models/compare",))
@@ -51,6 +52,7 @@ LIFECYCLE_ERRORS = {409}  # a step that does not fit the version's status
     BASE,
     "List model versions",
     request=ModelQuery,
+    permission=Permission.MODEL_READ,
     from_query=True,
     response=ModelList,
     links={"GetFirstModel": Link("get_model", {"id": "$response.body#/models/0/id"})},
@@ -64,6 +66,7 @@ async def list_models(request: web.Request, ep: Endpoint[ModelQuery, ModelList])
     BASE + "/compare",
     "Compare two versions' metrics",
     request=CompareQuery,
+    permission=Permission.MODEL_READ,
     from_query=True,
     response=Comparison,
     errors={404},
@@ -72,7 +75,15 @@ async def compare_models(request: web.Request, ep: Endpoint[CompareQuery, Compar
     return ep.answer(await ep.call(request, subjects.SVC_MODEL_COMPARE))
 
 
-@api.route("GET", BASE + "/{id}", "Read a model version", request=ModelRef, from_path=MODEL, response=ModelVersion)
+@api.route(
+    "GET",
+    BASE + "/{id}",
+    "Read a model version",
+    request=ModelRef,
+    permission=Permission.MODEL_READ,
+    from_path=MODEL,
+    response=ModelVersion,
+)
 async def get_model(request: web.Request, ep: Endpoint[ModelRef, ModelVersion]) -> web.Response:
     return ep.answer(await ep.call(request, subjects.SVC_MODEL_GET))
 
@@ -82,6 +93,7 @@ async def get_model(request: web.Request, ep: Endpoint[ModelRef, ModelVersion]) 
     BASE + "/{id}",
     "Change a version's notes",
     request=ModelUpdate,
+    permission=Permission.MODEL_EDIT,
     from_path=MODEL,
     from_body=True,
     response=ModelVersion,
@@ -108,6 +120,7 @@ def _transition(step: Transition) -> None:
         f"{BASE}/{{id}}/{step.value}",
         _TRANSITIONS[step],
         request=ModelTransition,
+        permission=Permission.MODEL_EDIT if step is Transition.TEST else Permission.MODEL_APPROVE,
         from_path=MODEL,
         from_body=True,
         fixed={"transition": step.value},
@@ -127,6 +140,7 @@ for _step in Transition:
     BASE + "/{id}/release",
     "Sign and release an approved version",
     request=ReleaseRequest,
+    permission=Permission.MODEL_APPROVE,
     from_path=MODEL,
     from_body=True,
     response=Release,
@@ -145,6 +159,7 @@ async def release_model(request: web.Request, ep: Endpoint[ReleaseRequest, Relea
     BASE + "/{id}/rollback",
     "Release an earlier version again",
     request=ModelAction,
+    permission=Permission.MODEL_APPROVE,
     from_path=MODEL,
     from_body=True,
     response=Release,
@@ -163,6 +178,7 @@ async def rollback_model(request: web.Request, ep: Endpoint[ModelAction, Release
     BASE + "/{id}/default",
     "Make a version its module's default",
     request=ModelAction,
+    permission=Permission.MODEL_APPROVE,
     from_path=MODEL,
     from_body=True,
     response=ModelVersion,
@@ -172,7 +188,15 @@ async def set_default_model(request: web.Request, ep: Endpoint[ModelAction, Mode
     return ep.answer(await ep.call(request, subjects.SVC_MODEL_SET_DEFAULT))
 
 
-@api.route("GET", BASE + "/{id}/lineage", "What made a version", request=ModelRef, from_path=MODEL, response=Lineage)
+@api.route(
+    "GET",
+    BASE + "/{id}/lineage",
+    "What made a version",
+    request=ModelRef,
+    permission=Permission.MODEL_READ,
+    from_path=MODEL,
+    response=Lineage,
+)
 async def model_lineage(request: web.Request, ep: Endpoint[ModelRef, Lineage]) -> web.Response:
     """Job, attempt, dataset version and manifest sha256, config and its sha256, base version, trainer and
     framework versions."""
@@ -184,6 +208,7 @@ async def model_lineage(request: web.Request, ep: Endpoint[ModelRef, Lineage]) -
     BASE + "/{id}/release",
     "A version's latest release, with download links",
     request=ModelRef,
+    permission=Permission.MODEL_READ,
     from_path=MODEL,
     response=ReleaseDownload,
 )
@@ -192,7 +217,14 @@ async def model_release(request: web.Request, ep: Endpoint[ModelRef, ReleaseDown
     return ep.answer(await ep.call(request, subjects.SVC_MODEL_RELEASE_GET))
 
 
-@api.route("GET", "/api/v1/registry/modules", "Modules and their releases", request=NoQuery, response=ModuleList)
+@api.route(
+    "GET",
+    "/api/v1/registry/modules",
+    "Modules and their releases",
+    request=NoQuery,
+    permission=Permission.MODEL_READ,
+    response=ModuleList,
+)
 async def list_modules(request: web.Request, ep: Endpoint[NoQuery, ModuleList]) -> web.Response:
     return ep.answer(await ep.call(request, subjects.SVC_MODULE_LIST))
 
@@ -202,6 +234,7 @@ async def list_modules(request: web.Request, ep: Endpoint[NoQuery, ModuleList]) 
     "/api/v1/registry/modules/{ai_module}/revert",
     "Release a module's default version again",
     request=ModuleRef,
+    permission=Permission.MODEL_APPROVE,
     from_path={"ai_module": "ai_module"},
     from_body=True,
     response=Release,
@@ -213,7 +246,14 @@ async def revert_module(request: web.Request, ep: Endpoint[ModuleRef, Release]) 
     return ep.answer(await ep.call(request, subjects.SVC_MODULE_REVERT))
 
 
-@api.route("GET", "/api/v1/registry/keys", "The public signing keys", request=NoQuery, response=SigningKeys)
+@api.route(
+    "GET",
+    "/api/v1/registry/keys",
+    "The public signing keys",
+    request=NoQuery,
+    permission=Permission.MODEL_READ,
+    response=SigningKeys,
+)
 async def signing_keys(request: web.Request, ep: Endpoint[NoQuery, SigningKeys]) -> web.Response:
     return ep.answer(await ep.call(request, subjects.SVC_REGISTRY_KEYS))
 
@@ -223,6 +263,7 @@ async def signing_keys(request: web.Request, ep: Endpoint[NoQuery, SigningKeys])
     "/api/v1/registry/settings",
     "The organisation's registry settings",
     request=NoQuery,
+    permission=Permission.MODEL_READ,
     response=RegistrySettings,
 )
 async def get_settings(request: web.Request, ep: Endpoint[NoQuery, RegistrySettings]) -> web.Response:
@@ -234,6 +275,7 @@ async def get_settings(request: web.Request, ep: Endpoint[NoQuery, RegistrySetti
     "/api/v1/registry/settings",
     "Change the registry settings (admins)",
     request=RegistrySettings,
+    permission=Permission.MODEL_APPROVE,
     from_body=True,
     response=RegistrySettings,
 )

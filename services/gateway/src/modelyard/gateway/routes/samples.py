@@ -15,6 +15,7 @@ from modelyard.contracts.api.samples import (
     SampleRef,
     SampleUpdate,
 )
+from modelyard.contracts.permissions import Permission
 from modelyard.gateway.endpoints import Api, Endpoint, Link
 
 api = Api("samples")
@@ -36,6 +37,7 @@ NEXT = {
     BASE,
     "List a dataset's samples",
     request=SampleQuery,
+    permission=Permission.DATASET_READ,
     from_path=DATASET,
     from_query=True,
     response=SampleList,
@@ -52,6 +54,7 @@ async def list_samples(request: web.Request, ep: Endpoint[SampleQuery, SampleLis
     BASE,
     "Add a sample whose blob is stored",
     request=SampleCreate,
+    permission=Permission.SAMPLE_LABEL,
     from_path=DATASET,
     from_body=True,
     response=Sample,
@@ -71,6 +74,7 @@ async def add_sample(request: web.Request, ep: Endpoint[SampleCreate, Sample]) -
     BASE + "/{sample_id}",
     "Read a sample with its annotations and reviews",
     request=SampleRef,
+    permission=Permission.DATASET_READ,
     from_path=SAMPLE,
     response=SampleDetail,
 )
@@ -83,6 +87,7 @@ async def get_sample(request: web.Request, ep: Endpoint[SampleRef, SampleDetail]
     BASE + "/{sample_id}",
     "Label a sample",
     request=SampleUpdate,
+    permission=Permission.SAMPLE_LABEL,
     from_path=SAMPLE,
     from_body=True,
     response=Sample,
@@ -100,6 +105,7 @@ async def update_sample(request: web.Request, ep: Endpoint[SampleUpdate, Sample]
     BASE + "/{sample_id}",
     "Delete a sample",
     request=SampleRef,
+    permission=Permission.DATASET_MANAGE,
     from_path=SAMPLE,
     response=Sample,
     errors={409},
@@ -113,6 +119,7 @@ async def delete_sample(request: web.Request, ep: Endpoint[SampleRef, Sample]) -
     BASE + "/{sample_id}/review",
     "Approve or reject a sample",
     request=ReviewCreate,
+    permission=Permission.SAMPLE_REVIEW,
     from_path=SAMPLE,
     from_body=True,
     response=Sample,

@@ -21,6 +21,8 @@ from modelyard.contracts.api.training import (
     MetricsQuery,
     ResolvedConfig,
 )
+from modelyard.contracts.permissions import Permission
+from modelyard.gateway import context
 from modelyard.gateway.endpoints import Api, Endpoint, Link
 
 api = Api("training")
@@ -43,6 +45,7 @@ NEXT = {
     "/api/v1/training/config/default",
     "A framework's preset for a task",
     request=ConfigQuery,
+    permission=Permission.TRAINING_READ,
     from_query=True,
     response=ResolvedConfig,
 )
@@ -56,6 +59,7 @@ async def default_config(request: web.Request, ep: Endpoint[ConfigQuery, Resolve
     "/api/v1/training/config/resolve",
     "Resolve a config with overrides",
     request=ConfigResolve,
+    permission=Permission.TRAINING_READ,
     from_body=True,
     response=ResolvedConfig,
 )
@@ -70,6 +74,7 @@ async def resolve_config(request: web.Request, ep: Endpoint[ConfigResolve, Resol
     BASE,
     "Submit a training job",
     request=JobCreate,
+    permission=Permission.TRAINING_RUN,
     from_body=True,
     response=Job,
     status=202,
@@ -88,6 +93,7 @@ async def create_job(request: web.Request, ep: Endpoint[JobCreate, Job]) -> web.
     BASE,
     "List training jobs",
     request=JobQuery,
+    permission=Permission.TRAINING_READ,
     from_query=True,
     response=JobList,
     links={"GetFirstJob": Link("get_job", {"id": "$response.body#/jobs/0/id"})},
@@ -96,21 +102,58 @@ async def list_jobs(request: web.Request, ep: Endpoint[JobQuery, JobList]) -> we
     return ep.answer(await ep.call(request, subjects.SVC_JOB_LIST))
 
 
-@api.route("GET", BASE + "/{id}", "Read a job and its recent epochs", request=JobRef, from_path=JOB, response=JobDetail)
+@api.route(
+    "GET",
+    BASE + "/{id}",
+    "Read a job and its recent epochs",
+    request=JobRef,
+    permission=Permission.TRAINING_READ,
+    from_path=JOB,
+    response=JobDetail,
+)
 async def get_job(request: web.Request, ep: Endpoint[JobRef, JobDetail]) -> web.Response:
-    return ep.answer(await ep.call(request, subjects.SVC_JOB_GET))
+    """Answered from the gateway's memory until the job's next change (`jobcache.py`)."""
+    ref = await ep.payload(request)
+
+    async def ask() -> bytes:
+        return (await ep.call(request, subjects.SVC_JOB_GET)).model_dump_json().encode()
+
+    body = await request.app[context.JOBS].get(context.principal(request).org_id, ref.job_id, ask)
+    return web.Response(body=body, content_type="application/json")
 
 
-@api.route("POST", BASE + "/{id}/cancel", "Cancel a job", request=JobRef, from_path=JOB, response=Job, errors={409})
+@api.route(
+    "POST",
+    BASE + "/{id}/cancel",
+    "Cancel a job",
+    request=JobRef,
+    permission=Permission.TRAINING_RUN,
+    from_path=JOB,
+    response=Job,
+    errors={409},
+)
 async def cancel_job(request: web.Request, ep: Endpoint[JobRef, Job]) -> web.Response:
     """409 when the job has already ended."""
-    return ep.answer(await ep.call(request, subjects.SVC_JOB_CANCEL))
+    job = await ep.call(request, subjects.SVC_JOB_CANCEL)
+    request.app[context.JOBS].invalidate(job.id)  # this client reads its own write at once
+    return ep.answer(job)
 
 
-@api.route("DELETE", BASE + "/{id}", "Delete a job", request=JobRef, from_path=JOB, response=Job, errors={409})
+@api.route(
+    "DELETE",
+    BASE + "/{id}",
+    "Delete a job",
+    request=JobRef,
+    permission=Permission.TRAINING_RUN,
+    from_path=JOB,
+    response=Job,
+    errors={409},
+)
 async def delete_job(request: web.Request, ep: Endpoint[JobRef, Job]) -> web.Response:
     """409 while the job is still running."""
-    return ep.answer(await ep.call(request, subjects.SVC_JOB_DELETE))
+    job = await ep.call(request, subjects.SVC_JOB_DELETE)
+    request.app[context.JOBS].invalidate(job.id)  # this client reads its own write at once
+    return ep.answer(job)
 
 
 @api.route(
@@ -118,6 +161,7 @@ async def delete_job(request: web.Request, ep: Endpoint[JobRef, Job]) -> web.Res
     BASE + "/{id}/metrics",
     "A job's epochs",
     request=MetricsQuery,
+    permission=Permission.TRAINING_READ,
     from_path=JOB,
     from_query=True,
     response=MetricsList,
@@ -131,6 +175,7 @@ async def job_metrics(request: web.Request, ep: Endpoint[MetricsQuery, MetricsLi
     BASE + "/{id}/logs",
     "A job's log lines",
     request=LogsQuery,
+    permission=Permission.TRAINING_READ,
     from_path=JOB,
     from_query=True,
     response=LogLines,
@@ -145,6 +190,7 @@ async def job_logs(request: web.Request, ep: Endpoint[LogsQuery, LogLines]) -> w
     BASE + "/{id}/checkpoints",
     "A job's checkpoints with download links",
     request=JobRef,
+    permission=Permission.TRAINING_READ,
     from_path=JOB,
     response=CheckpointList,
 )

@@ -22,6 +22,7 @@ from modelyard.contracts.api.uploads import (
     UploadCreate,
     UploadRef,
 )
+from modelyard.contracts.permissions import Permission
 from modelyard.gateway import context
 from modelyard.gateway.endpoints import BINARY, Api, Endpoint, Link
 from modelyard.runtime.problems import InvalidInput, ServiceError, Unavailable
@@ -62,6 +63,7 @@ UPLOAD_LINKS = {
     "/api/v1/uploads",
     "Start a resumable upload",
     request=UploadCreate,
+    permission=Permission.DATASET_MANAGE,
     from_body=True,
     response=Upload,
     status=201,
@@ -75,7 +77,15 @@ async def create_upload(request: web.Request, ep: Endpoint[UploadCreate, Upload]
     return ep.answer(upload, headers={"Location": f"/api/v1/uploads/{upload.id}"})
 
 
-@api.route("GET", "/api/v1/uploads/{id}", "Read an upload", request=UploadRef, from_path=UPLOAD, response=Upload)
+@api.route(
+    "GET",
+    "/api/v1/uploads/{id}",
+    "Read an upload",
+    request=UploadRef,
+    permission=Permission.DATASET_READ,
+    from_path=UPLOAD,
+    response=Upload,
+)
 async def get_upload(request: web.Request, ep: Endpoint[UploadRef, Upload]) -> web.Response:
     """What was received and what is missing, the import's state, and its problems when it failed."""
     return ep.answer(await ep.call(request, subjects.SVC_UPLOAD_GET))
@@ -86,6 +96,7 @@ async def get_upload(request: web.Request, ep: Endpoint[UploadRef, Upload]) -> w
     "/api/v1/uploads/{id}",
     "Abort an upload",
     request=UploadRef,
+    permission=Permission.DATASET_MANAGE,
     from_path=UPLOAD,
     response=Upload,
     errors={409},
@@ -100,6 +111,7 @@ async def abort_upload(request: web.Request, ep: Endpoint[UploadRef, Upload]) ->
     "/api/v1/uploads/{id}/finalize",
     "Finish an upload and import it",
     request=UploadRef,
+    permission=Permission.DATASET_MANAGE,
     from_path=UPLOAD,
     response=Upload,
     status=202,
@@ -119,6 +131,7 @@ async def finalize_upload(request: web.Request, ep: Endpoint[UploadRef, Upload])
     "/api/v1/uploads/{id}/chunks/{index}",
     "Send one chunk",
     request=ChunkTarget,
+    permission=Permission.DATASET_MANAGE,
     from_path=CHUNK,
     response=Upload,
     errors={409, 411},

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from modelyard.contracts.api.identity import User, UserCreate, UserWithKey
 from modelyard.contracts.api.paging import NoQuery
+from modelyard.contracts.permissions import Permission
 from modelyard.gateway import context
 from modelyard.gateway.endpoints import Api, Endpoint
 from modelyard.runtime.problems import Forbidden
@@ -19,6 +20,7 @@ routes = api.routes
     "/api/v1/users",
     "Create a user and its API key (admins)",
     request=UserCreate,
+    permission=Permission.USER_MANAGE,
     from_body=True,
     response=UserWithKey,
     status=201,
@@ -27,8 +29,6 @@ routes = api.routes
 async def create_user(request: web.Request, ep: Endpoint[UserCreate, UserWithKey]) -> web.Response:
     """The key is in this answer only (it is stored hashed). Only a super admin creates another super admin."""
     caller = context.principal(request)
-    if not caller.role.is_admin:
-        raise Forbidden("only org_admin and super_admin create users")
     spec = await ep.payload(request)
     if not caller.role.may_grant(spec.role):
         raise Forbidden(f"a {caller.role.value} cannot create a {spec.role.value}")

@@ -13,6 +13,7 @@ from modelyard.contracts.api.versions import (
     VersionList,
     VersionRef,
 )
+from modelyard.contracts.permissions import Permission
 from modelyard.gateway.endpoints import Api, Endpoint, Link
 
 api = Api("versions")
@@ -29,6 +30,7 @@ NEXT = {"GetVersion": Link("get_version", THE_VERSION), "ExportVersion": Link("e
     BASE,
     "Publish a version",
     request=VersionCreate,
+    permission=Permission.DATASET_MANAGE,
     from_path=DATASET,
     from_body=True,
     response=DatasetVersion,
@@ -45,12 +47,28 @@ async def publish(request: web.Request, ep: Endpoint[VersionCreate, DatasetVersi
     return ep.answer(version, 201 if version.created else 200, location)
 
 
-@api.route("GET", BASE, "List a dataset's versions", request=DatasetRef, from_path=DATASET, response=VersionList)
+@api.route(
+    "GET",
+    BASE,
+    "List a dataset's versions",
+    request=DatasetRef,
+    permission=Permission.DATASET_READ,
+    from_path=DATASET,
+    response=VersionList,
+)
 async def list_versions(request: web.Request, ep: Endpoint[DatasetRef, VersionList]) -> web.Response:
     return ep.answer(await ep.call(request, subjects.SVC_VERSION_LIST))
 
 
-@api.route("GET", BASE + "/{version}", "Read a version", request=VersionRef, from_path=VERSION, response=DatasetVersion)
+@api.route(
+    "GET",
+    BASE + "/{version}",
+    "Read a version",
+    request=VersionRef,
+    permission=Permission.DATASET_READ,
+    from_path=VERSION,
+    response=DatasetVersion,
+)
 async def get_version(request: web.Request, ep: Endpoint[VersionRef, DatasetVersion]) -> web.Response:
     return ep.answer(await ep.call(request, subjects.SVC_VERSION_GET))
 
@@ -60,6 +78,7 @@ async def get_version(request: web.Request, ep: Endpoint[VersionRef, DatasetVers
     BASE + "/{version}/export",
     "Export a version as an Ultralytics dataset",
     request=VersionRef,
+    permission=Permission.DATASET_READ,
     from_path=VERSION,
     response=ExportLink,
     also={302: "`redirect=true`: to the presigned link"},
