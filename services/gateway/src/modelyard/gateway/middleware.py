@@ -9,13 +9,16 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from structlog.contextvars import bind_contextvars
 
+from modelyard.contracts.api.identity import Principal, Role
+from modelyard.contracts.api.problems import FieldError
 from modelyard.gateway import context, problems
 from modelyard.runtime.logging import get_logger
-from modelyard.runtime.problems import RateLimited, ServiceError, Unauthorized
+from modelyard.runtime.problems import Forbidden, InvalidInput, NotFound, RateLimited, ServiceError, Unauthorized
 
 log = get_logger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PROTECTED_PREFIXES = ("/api/v1/", "/ws/")
+ORG_HEADER = "X-Modelyard-Org"  # a super admin acting in another organisation
 # headers of aiohttp's own errors that the problem keeps: a 405 must still say which methods the path takes
 _KEPT_HEADERS = ("Allow",)
 
@@ -72,7 +75,26 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             instance=request.path,
             headers={"Retry-After": str(wait_s)},
         )
-    request[context.PRINCIPAL] = caller.principal
+    principal = caller.principal
+    if ORG_HEADER in request.headers:
+        principal = await _acting_in(request, principal, request.headers[ORG_HEADER])
+    request[context.PRINCIPAL] = principal
     request[context.CALLER] = caller
-    bind_contextvars(org_id=str(caller.principal.org_id), actor=caller.principal.actor)
+    bind_contextvars(org_id=str(principal.org_id), actor=principal.actor)
     return await handler(request)
+
+
+async def _acting_in(request: web.Request, principal: Principal, given: str) -> Principal:
+    """A super admin works in every organisation: `X-Modelyard-Org: <org id>` makes the request one of that org
+    (its plan and limits, its data), still in the super admin's name. Anyone else sending the header is refused."""
+    if principal.role is not Role.SUPER_ADMIN:
+        raise Forbidden(f"only a super_admin may act in another organisation ({ORG_HEADER})")
+    try:
+        org_id = uuid.UUID(given)
+    except ValueError:
+        error = FieldError(field=ORG_HEADER, message="not an organisation id", code="uuid_parsing")
+        raise InvalidInput(f"{ORG_HEADER} must be an organisation id", errors=[error]) from None
+    org = await request.app[context.IDENTITY].get_org(org_id)
+    if org is None:
+        raise NotFound(f"no organisation {org_id}")
+    return principal.model_copy(update={"org_id": org.id, "plan": org.plan})

@@ -78,8 +78,10 @@ def build(endpoints: Iterable[Endpoint[Any, Any]], *, title: str, version: str, 
                 SECURITY_SCHEME: {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API key: `Authorization: Bearer <key>` (a new user's key is in the answer "
-                    "to POST /api/v1/users, and only there)",
+                    "description": "An API key or an access token: `Authorization: Bearer <key or token>`. A new "
+                    "user's key is in the answer to POST /api/v1/users, and only there; POST /api/v1/auth/token "
+                    "exchanges a key for a short-lived token. A super_admin may add `X-Modelyard-Org: <org id>` "
+                    "to act in another organisation.",
                 }
             },
         },

@@ -286,6 +286,10 @@ class IdentityRepository:
             )
         return OrgWithAdmin.model_validate(dict(row) | {"admin_user_id": admin_id, "admin_api_key": key})
 
+    async def get_org(self, org_id: uuid.UUID) -> Org | None:
+        row = await self._pool.fetchrow("SELECT id, name, plan, created_at FROM orgs WHERE id = $1", org_id)
+        return None if row is None else Org.model_validate(dict(row))
+
     async def list_orgs(self) -> list[Org]:
         rows = await self._pool.fetch("SELECT id, name, plan, created_at FROM orgs ORDER BY created_at, id")
         return [Org.model_validate(dict(r)) for r in rows]

@@ -15,7 +15,7 @@ class Settings(ServiceSettings, DatabaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # access tokens (HS256): every replica needs the same secret; none set: a random one per process, so tokens
     # work only with the replica that issued them and not after its restart
-    token_secret: SecretStr | None = None
+    token_secret: SecretStr | None = Field(default=None, min_length=32)
     # an API key's owner, role and scopes are remembered this long; a revocation reaches every replica at once
     # (a NATS notice), so this bounds only a missed notice
     key_cache_s: float = Field(default=10.0, ge=0, le=300)
