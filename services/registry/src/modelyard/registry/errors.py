@@ -36,3 +36,11 @@ class LifecycleConflict(Conflict):
 
     slug = "lifecycle-conflict"
     title = "Not allowed in this model status"
+
+
+class ActiveModelsLimit(Conflict):
+    """The plan's active models per module are all released. A 409, not a 429: waiting does not help, a deprecate
+    of one of them does (the detail lists them), so no client should retry it."""
+
+    slug = "active-models-limit"
+    title = "Active models per module reached"

@@ -94,6 +94,16 @@ class Models:
         rows = await conn.fetch("SELECT version FROM models WHERE org_id = $1 AND ai_module = $2", org_id, ai_module)
         return [r["version"] for r in rows]
 
+    async def released_versions(self, conn: asyncpg.Connection, org_id: UUID, ai_module: str) -> list[str]:
+        """The versions of the module that are in status `released` now (the plan's active models)."""
+        rows = await conn.fetch(
+            "SELECT version FROM models WHERE org_id = $1 AND ai_module = $2 AND status = $3",
+            org_id,
+            ai_module,
+            ModelStatus.RELEASED.value,
+        )
+        return [r["version"] for r in rows]
+
     async def update(self, conn: asyncpg.Connection, model_id: UUID, changes: dict[str, Any]) -> None:
         sets = ", ".join(f"{column} = ${i}" for i, column in enumerate(changes, start=2))
         await conn.execute(f"UPDATE models SET {sets}, updated_at = now() WHERE id = $1", model_id, *changes.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from modelyard.contracts.api.problems import FieldError
-from modelyard.runtime.problems import Conflict, InvalidInput, NotFound, QuotaExceeded
+from modelyard.runtime.problems import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 
 
 class JobNotFound(NotFound):
@@ -28,6 +28,13 @@ class ConfigRejected(InvalidInput):
 class JobQuotaExceeded(QuotaExceeded):
     slug = "job-quota-exceeded"
     title = "Training quota reached"
+
+
+class CustomTrainingNotIncluded(Forbidden):
+    """The caller's plan has no custom training (pre-trained modules only): a 403, whatever its quotas say."""
+
+    slug = "custom-training-not-included"
+    title = "Custom training is not in this plan"
 
 
 class JobFinished(Conflict):

@@ -65,9 +65,8 @@ def register(broker: NatsBroker, deps: Deps) -> None:
     async def compare_models(principal: Principal, query: CompareQuery, correlation_id: str) -> Comparison:
         return compare(await models.get(principal.org_id, query.a), await models.get(principal.org_id, query.b))
 
-    @responder(broker, subjects.SVC_MODEL_UPDATE, ModelUpdate, queue=QUEUE)
+    @responder(broker, subjects.SVC_MODEL_UPDATE, ModelUpdate, queue=QUEUE)  # model:edit
     async def update(principal: Principal, change: ModelUpdate, correlation_id: str) -> ModelVersion:
-        gate.allowed(principal, "notes")
         async with deps.pool.acquire() as conn, conn.transaction():
             await models.lock(conn, principal.org_id, change.id)
             await models.update(conn, change.id, {"notes": change.notes})
@@ -84,10 +83,17 @@ def register(broker: NatsBroker, deps: Deps) -> None:
             )
         return await models.get(principal.org_id, change.id)
 
-    @responder(broker, subjects.SVC_MODEL_TRANSITION, ModelTransition, queue=QUEUE)
+    @gate.audited_responder(
+        broker,
+        deps,
+        subjects.SVC_MODEL_TRANSITION,
+        ModelTransition,
+        action=lambda step: step.transition.value,
+        target=lambda step: step.id,
+    )
     async def transition(principal: Principal, step: ModelTransition, correlation_id: str) -> ModelVersion:
         async with gate.audited_refusal(deps, principal, correlation_id, step.transition.value, step.id):
-            gate.allowed(principal, step.transition.value)
+            gate.allowed(principal, step.transition)  # approve, reject and deprecate need model:approve
             async with deps.pool.acquire() as conn, conn.transaction():
                 row = await models.lock(conn, principal.org_id, step.id)
                 current = ModelStatus(row["status"])

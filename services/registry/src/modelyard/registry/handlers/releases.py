@@ -37,6 +37,7 @@ from modelyard.runtime.audit import audit
 from modelyard.runtime.rpc import responder
 
 EVER_RELEASED = (ModelStatus.RELEASED, ModelStatus.DEPRECATED)
+RERELEASE_STEPS = {"rollback": "roll back to", "revert": "revert to"}
 RELEASE_ACTIONS = {"release": "model.released", "rollback": "model.rolled_back", "revert": "model.reverted_to_default"}
 
 
@@ -101,6 +102,8 @@ async def _rerelease(
                 status=model["status"],
             )
         await deps.modules.lock(conn, principal.org_id, model["ai_module"])
+        # a version released now is not one more of the plan's active models; a deprecated one is
+        await gate.within_active_limit(deps, conn, principal, model, RERELEASE_STEPS[kind])
         last, platforms, hardware = await deps.releases.latest_of_model(principal.org_id, model_id, conn)
         days = max(1, (last.expires_at - last.issued_at).days)
         release = await releases.build(
@@ -112,77 +115,88 @@ async def _rerelease(
 
 
 def register(broker: NatsBroker, deps: Deps) -> None:
-    @responder(broker, subjects.SVC_MODEL_RELEASE, ReleaseRequest, queue=QUEUE)
+    # the lifecycle subjects need model:approve, checked (and a refusal audited) by gate.audited_responder
+    @gate.audited_responder(
+        broker, deps, subjects.SVC_MODEL_RELEASE, ReleaseRequest, action=lambda _: "release", target=lambda r: r.id
+    )
     async def release(principal: Principal, request: ReleaseRequest, correlation_id: str) -> Release:
-        async with gate.audited_refusal(deps, principal, correlation_id, "release", request.id):
-            gate.allowed(principal, "release")
-            async with deps.pool.acquire() as conn, conn.transaction():
-                model = await deps.models.lock(conn, principal.org_id, request.id)
-                if model["status"] != ModelStatus.APPROVED.value:
-                    hint = (
-                        "; use rollback to release an earlier version again" if model["status"] in EVER_RELEASED else ""
-                    )
-                    raise LifecycleConflict(
-                        f"cannot release version {model['version']}: it is {model['status']}, and only an approved "
-                        f"version is released{hint}",
-                        status=model["status"],
-                    )
-                await deps.modules.lock(conn, principal.org_id, model["ai_module"])
-                made = await releases.build(
-                    deps, conn, principal, model, kind="release", reason=request.reason,
-                    expires_in_days=request.expires_in_days, platforms=request.platforms, hardware=request.hardware,
-                )  # fmt: skip
-                await _publish(deps, conn, principal, correlation_id, model, made)
+        async with (
+            gate.audited_refusal(deps, principal, correlation_id, "release", request.id),
+            deps.pool.acquire() as conn,
+            conn.transaction(),
+        ):
+            model = await deps.models.lock(conn, principal.org_id, request.id)
+            if model["status"] != ModelStatus.APPROVED.value:
+                hint = "; use rollback to release an earlier version again" if model["status"] in EVER_RELEASED else ""
+                raise LifecycleConflict(
+                    f"cannot release version {model['version']}: it is {model['status']}, and only an approved "
+                    f"version is released{hint}",
+                    status=model["status"],
+                )
+            await deps.modules.lock(conn, principal.org_id, model["ai_module"])
+            await gate.within_active_limit(deps, conn, principal, model, "release")
+            made = await releases.build(
+                deps, conn, principal, model, kind="release", reason=request.reason,
+                expires_in_days=request.expires_in_days, platforms=request.platforms, hardware=request.hardware,
+            )  # fmt: skip
+            await _publish(deps, conn, principal, correlation_id, model, made)
         return made
 
-    @responder(broker, subjects.SVC_MODEL_ROLLBACK, ModelAction, queue=QUEUE)
+    @gate.audited_responder(
+        broker, deps, subjects.SVC_MODEL_ROLLBACK, ModelAction, action=lambda _: "rollback", target=lambda a: a.id
+    )
     async def rollback(principal: Principal, action: ModelAction, correlation_id: str) -> Release:
         async with gate.audited_refusal(deps, principal, correlation_id, "rollback", action.id):
-            gate.allowed(principal, "rollback")
             return await _rerelease(deps, principal, correlation_id, action.id, "rollback", action.reason)
 
-    @responder(broker, subjects.SVC_MODEL_SET_DEFAULT, ModelAction, queue=QUEUE)
+    @gate.audited_responder(
+        broker, deps, subjects.SVC_MODEL_SET_DEFAULT, ModelAction, action=lambda _: "default", target=lambda a: a.id
+    )
     async def set_default(principal: Principal, action: ModelAction, correlation_id: str) -> ModelVersion:
-        async with gate.audited_refusal(deps, principal, correlation_id, "default", action.id):
-            gate.allowed(principal, "default")
-            async with deps.pool.acquire() as conn, conn.transaction():
-                model = await deps.models.lock(conn, principal.org_id, action.id)
-                if ModelStatus(model["status"]) not in (ModelStatus.APPROVED, *EVER_RELEASED):
-                    raise LifecycleConflict(
-                        f"version {model['version']} is {model['status']}: a default model must have been approved",
-                        status=model["status"],
-                    )
-                await deps.modules.lock(conn, principal.org_id, model["ai_module"])
-                await deps.modules.set_default(conn, principal.org_id, model["ai_module"], action.id)
-                await outbox.enqueue(
-                    conn,
-                    DefaultModelSet(
-                        correlation_id=correlation_id,
-                        org_id=principal.org_id,
-                        actor=principal.actor,
-                        model_id=action.id,
-                        ai_module=model["ai_module"],
-                        version=model["version"],
-                        reason=action.reason,
-                    ),
-                    audit(
-                        principal,
-                        correlation_id,
-                        service="registry",
-                        action="model.default_set",
-                        resource_type="model",
-                        resource_id=action.id,
-                        ai_module=model["ai_module"],
-                        version=model["version"],
-                        reason=action.reason,
-                    ),
+        """Marks the default; it releases nothing, so the plan's active models do not count here."""
+        async with (
+            gate.audited_refusal(deps, principal, correlation_id, "default", action.id),
+            deps.pool.acquire() as conn,
+            conn.transaction(),
+        ):
+            model = await deps.models.lock(conn, principal.org_id, action.id)
+            if ModelStatus(model["status"]) not in (ModelStatus.APPROVED, *EVER_RELEASED):
+                raise LifecycleConflict(
+                    f"version {model['version']} is {model['status']}: a default model must have been approved",
+                    status=model["status"],
                 )
+            await deps.modules.lock(conn, principal.org_id, model["ai_module"])
+            await deps.modules.set_default(conn, principal.org_id, model["ai_module"], action.id)
+            await outbox.enqueue(
+                conn,
+                DefaultModelSet(
+                    correlation_id=correlation_id,
+                    org_id=principal.org_id,
+                    actor=principal.actor,
+                    model_id=action.id,
+                    ai_module=model["ai_module"],
+                    version=model["version"],
+                    reason=action.reason,
+                ),
+                audit(
+                    principal,
+                    correlation_id,
+                    service="registry",
+                    action="model.default_set",
+                    resource_type="model",
+                    resource_id=action.id,
+                    ai_module=model["ai_module"],
+                    version=model["version"],
+                    reason=action.reason,
+                ),
+            )
         return await deps.models.get(principal.org_id, action.id)
 
-    @responder(broker, subjects.SVC_MODULE_REVERT, ModuleRef, queue=QUEUE)
+    @gate.audited_responder(
+        broker, deps, subjects.SVC_MODULE_REVERT, ModuleRef, action=lambda _: "revert", target=lambda r: r.ai_module
+    )
     async def revert(principal: Principal, ref: ModuleRef, correlation_id: str) -> Release:
         async with gate.audited_refusal(deps, principal, correlation_id, "revert", ref.ai_module):
-            gate.allowed(principal, "revert")
             default = await deps.pool.fetchval(
                 "SELECT default_model_id FROM modules WHERE org_id = $1 AND ai_module = $2",
                 principal.org_id,
@@ -228,9 +242,8 @@ def register(broker: NatsBroker, deps: Deps) -> None:
     async def settings_get(principal: Principal, query: NoQuery, correlation_id: str) -> RegistrySettings:
         return await deps.org_settings.get(principal.org_id)
 
-    @responder(broker, subjects.SVC_REGISTRY_SETTINGS_PUT, RegistrySettings, queue=QUEUE)
+    @responder(broker, subjects.SVC_REGISTRY_SETTINGS_PUT, RegistrySettings, queue=QUEUE)  # model:approve
     async def settings_put(principal: Principal, wanted: RegistrySettings, correlation_id: str) -> RegistrySettings:
-        gate.allowed(principal, "settings")
         async with deps.pool.acquire() as conn, conn.transaction():
             await deps.org_settings.put(conn, principal.org_id, wanted)
             await outbox.enqueue(

@@ -10,7 +10,7 @@ from faststream.nats import NatsBroker
 
 from modelyard.contracts import plans, subjects
 from modelyard.contracts.api.datasets import Dataset, DatasetGet
-from modelyard.contracts.api.identity import Principal, Role
+from modelyard.contracts.api.identity import Principal
 from modelyard.contracts.api.training import (
     Checkpoint,
     CheckpointList,
@@ -33,28 +33,23 @@ from modelyard.contracts.api.versions import DatasetVersion, VersionRef
 from modelyard.contracts.events import JobCancelRequested
 from modelyard.runtime import outbox
 from modelyard.runtime.audit import audit
-from modelyard.runtime.problems import Forbidden
 from modelyard.runtime.rpc import responder
 from modelyard.scheduler import lifecycle
 from modelyard.scheduler.deps import Deps
-from modelyard.scheduler.errors import ClaimRefused, JobFinished, JobQuotaExceeded
+from modelyard.scheduler.errors import ClaimRefused, CustomTrainingNotIncluded, JobFinished, JobQuotaExceeded
 from modelyard.scheduler.handlers.config import resolve
 from modelyard.scheduler.settings import QUEUE
-
-MAY_TRAIN = (Role.SUPER_ADMIN, Role.ORG_ADMIN, Role.ML_ENGINEER)
-
-
-def _may_train(principal: Principal) -> None:
-    if principal.role not in MAY_TRAIN:
-        raise Forbidden(f"a {principal.role.value} may not start or stop training")
 
 
 def register(broker: NatsBroker, deps: Deps) -> None:
     jobs = deps.jobs
 
+    # who may submit, cancel and delete jobs (training:run) is checked by the responder, from the permission matrix
     @responder(broker, subjects.SVC_JOB_CREATE, JobCreate, queue=QUEUE)
     async def create(principal: Principal, spec: JobCreate, correlation_id: str) -> Job:
-        _may_train(principal)
+        limits = plans.limits(principal.plan)
+        if not limits.custom_training:  # before the quotas: no number of jobs is allowed on such a plan
+            raise CustomTrainingNotIncluded(f"the {principal.plan.value} plan does not include custom training")
         dataset = await deps.rpc.call(
             subjects.SVC_DATASET_GET, principal, DatasetGet(id=spec.dataset_id), correlation_id, Dataset
         )
@@ -67,7 +62,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
         )
         task = spec.task or dataset.task.value
         config = resolve(ConfigResolve(framework=spec.framework, task=task, mode=spec.mode, overrides=spec.overrides))
-        limits = plans.limits(principal.plan)
         job_id = uuid.uuid4()
         async with deps.pool.acquire() as conn, conn.transaction():
             # one organisation's submissions go one at a time, so two cannot both take the last slot
@@ -162,7 +156,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_JOB_CANCEL, JobRef, queue=QUEUE)
     async def cancel(principal: Principal, ref: JobRef, correlation_id: str) -> Job:
-        _may_train(principal)
         async with deps.pool.acquire() as conn, conn.transaction():
             job = await jobs.row(principal.org_id, ref.job_id, conn, lock=True)
             if job.status.final:
@@ -201,7 +194,6 @@ def register(broker: NatsBroker, deps: Deps) -> None:
     @responder(broker, subjects.SVC_JOB_DELETE, JobRef, queue=QUEUE)
     async def delete(principal: Principal, ref: JobRef, correlation_id: str) -> Job:
         """Cancels the job if it runs, then removes its rows and its files."""
-        _may_train(principal)
         async with deps.pool.acquire() as conn, conn.transaction():
             job = await jobs.row(principal.org_id, ref.job_id, conn, lock=True)
             public = job.public(await jobs.artifacts(ref.job_id, conn))
