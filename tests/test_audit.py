@@ -197,18 +197,20 @@ async def test_state_changes_by_several_users_are_in_the_trail_with_filters_role
 
 
 async def test_a_registry_refusal_is_in_the_trail(platform: Platform) -> None:
-    model = await registered(platform, (await complete_job(platform)).job_id)
-    viewer = await platform.user_key(Role.VIEWER, "vic")
-    async with platform.client(viewer) as api:
-        vic = await api.me()
-    headers = platform.auth(viewer) | {"X-Correlation-Id": "a-refused"}
+    """The gateway lets an admin ask (the role may approve); the registry refuses (four eyes: the admin submitted
+    the job) and records the attempt. A role without the permission is refused by the gateway before any service
+    hears of it: nothing changed, so nothing is recorded (tests/test_access_matrix.py)."""
+    model = await registered(platform, (await complete_job(platform)).job_id)  # submitted by the super admin
+    async with platform.client() as api:
+        admin = await api.me()
+    headers = platform.auth() | {"X-Correlation-Id": "a-refused"}
     url = f"{platform.url}/api/v1/models/{model.id}/approve"
     async with platform.http.post(url, json={"reason": "looks fine"}, headers=headers) as r:
-        assert r.status == 403 and r.content_type == PROBLEM
+        assert r.status == 403 and r.content_type == PROBLEM and "four eyes" in (await r.json())["detail"]
 
     page = await _eventually(platform, {"a-refused"}, action="model.*")
     refused = _one(page, "a-refused")
-    assert (refused.actor, refused.action, refused.service) == (f"user:{vic.id}", "model.approve.refused", "registry")
+    assert (refused.actor, refused.action, refused.service) == (f"user:{admin.id}", "model.approve.refused", "registry")
     assert (refused.resource_type, refused.resource_id) == ("model", str(model.id))
     assert refused.detail["status"] == 403 and "status=403" in refused.summary
     deadline = time.monotonic() + 20

@@ -148,7 +148,13 @@ def audited_responder(
 
         @broker.subscriber(subject, queue=QUEUE, title=subject)
         async def handle(body: dict[str, Any]) -> dict[str, Any]:
-            return (await answer(checked, payload_model, body)).model_dump(mode="json")
+            reply = await answer(checked, payload_model, body)
+            if reply.problem is not None and reply.problem.status == 422 and needs is not None:
+                # no step to name, so nothing to audit; but a caller without the permission hears 403, as from
+                # every other service, not what is wrong with a payload it may not send (the handler is not run:
+                # the payload is still invalid)
+                reply = await answer(checked, payload_model, body, needs=needs)
+            return reply.model_dump(mode="json")
 
         return fn
 
