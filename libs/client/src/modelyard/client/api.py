@@ -25,7 +25,18 @@ from modelyard.contracts.api.devices import (
     DeviceList,
     EnrollmentToken,
 )
-from modelyard.contracts.api.identity import Role, User, UserWithKey
+from modelyard.contracts.api.identity import (
+    AccessToken,
+    ApiKey,
+    ApiKeyList,
+    ApiKeyWithSecret,
+    OrgList,
+    OrgWithAdmin,
+    Permission,
+    Role,
+    User,
+    UserWithKey,
+)
 from modelyard.contracts.api.models import (
     Comparison,
     Lineage,
@@ -53,6 +64,7 @@ from modelyard.contracts.api.training import (
 )
 from modelyard.contracts.api.uploads import Upload, UploadCreate
 from modelyard.contracts.api.versions import DatasetVersion, ExportLink, VersionList
+from modelyard.contracts.plans import Plan
 
 
 class ApiError(Exception):
@@ -105,6 +117,35 @@ class ModelyardClient:
     async def create_user(self, name: str, role: Role) -> UserWithKey:
         body = {"name": name, "role": role.value}
         return UserWithKey.model_validate(await self._request("POST", "/api/v1/users", json=body))
+
+    # organisations, keys, tokens
+
+    async def create_org(self, name: str, plan: Plan = Plan.FREE, admin_name: str = "admin") -> OrgWithAdmin:
+        body = {"name": name, "plan": plan.value, "admin_name": admin_name}
+        return OrgWithAdmin.model_validate(await self._request("POST", "/api/v1/orgs", json=body))
+
+    async def list_orgs(self) -> OrgList:
+        return OrgList.model_validate(await self._request("GET", "/api/v1/orgs"))
+
+    async def create_key(
+        self, name: str, scopes: list[Permission] | None = None, expires_in_days: int | None = None
+    ) -> ApiKeyWithSecret:
+        body: dict[str, Any] = {"name": name}
+        if scopes is not None:
+            body["scopes"] = [s.value for s in scopes]
+        if expires_in_days is not None:
+            body["expires_in_days"] = expires_in_days
+        return ApiKeyWithSecret.model_validate(await self._request("POST", "/api/v1/keys", json=body))
+
+    async def list_keys(self) -> ApiKeyList:
+        return ApiKeyList.model_validate(await self._request("GET", "/api/v1/keys"))
+
+    async def revoke_key(self, key_id: UUID) -> ApiKey:
+        return ApiKey.model_validate(await self._request("DELETE", f"/api/v1/keys/{key_id}"))
+
+    async def access_token(self, expires_in: int = 900) -> AccessToken:
+        body = {"expires_in": expires_in}
+        return AccessToken.model_validate(await self._request("POST", "/api/v1/auth/token", json=body))
 
     async def create_dataset(self, spec: DatasetCreate) -> Dataset:
         body = spec.model_dump(mode="json", exclude_defaults=True)

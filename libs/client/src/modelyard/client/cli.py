@@ -1,7 +1,8 @@
 """The `modelyard` command: `dev up` runs the local stack; `events tail` follows a stream; `datasets ...` manages
 datasets and uploads (datasets_cli.py); `models ...` the model registry (models_cli.py); `devices ...`, `deploy` and
 `deployments ...` edge distribution (devices_cli.py); `streams` and `dlq ...` JetStream health and the
-dead-letter queue (ops_cli.py); `audit list|tail` the audit trail (audit_cli.py)."""
+dead-letter queue (ops_cli.py); `audit list|tail` the audit trail (audit_cli.py); `orgs`, `users`, `keys` and
+`token` organisations, users, API keys and access tokens (access_cli.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from modelyard.client import devices_cli, devstack, ops_cli, stackfile, training_cli
+from modelyard.client import access_cli, devices_cli, devstack, ops_cli, stackfile, training_cli
 from modelyard.client.audit_cli import audit_app
 from modelyard.client.datasets_cli import datasets_app
 from modelyard.client.devices_cli import deployments_app, devices_app
@@ -42,6 +43,10 @@ app.command("deploy")(devices_cli.deploy)
 app.command("streams")(ops_cli.streams)
 app.add_typer(ops_cli.dlq_app, name="dlq")
 app.add_typer(audit_app, name="audit")
+app.add_typer(access_cli.orgs_app, name="orgs")
+app.add_typer(access_cli.users_app, name="users")
+app.add_typer(access_cli.keys_app, name="keys")
+app.command("token")(access_cli.token)
 
 
 @app.command(

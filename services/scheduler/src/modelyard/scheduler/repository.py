@@ -131,8 +131,10 @@ class JobRepository:
         )
         return status == "INSERT 0 1"
 
-    async def metrics(self, job_id: UUID, limit: int, *, latest: bool = False) -> list[EpochMetrics]:
-        rows = await self._pool.fetch(
+    async def metrics(
+        self, job_id: UUID, limit: int, *, latest: bool = False, conn: asyncpg.Connection | None = None
+    ) -> list[EpochMetrics]:
+        rows = await (conn or self._pool).fetch(
             f"""SELECT epoch, metrics, epoch_time_s, at FROM job_metrics WHERE job_id = $1
                 ORDER BY epoch {"DESC" if latest else "ASC"} LIMIT $2""",
             job_id,

@@ -123,8 +123,9 @@ def register(broker: NatsBroker, deps: Deps) -> None:
 
     @responder(broker, subjects.SVC_JOB_GET, JobRef, queue=QUEUE)
     async def get(principal: Principal, ref: JobRef, correlation_id: str) -> JobDetail:
-        job = await jobs.public(principal.org_id, ref.job_id)
-        return JobDetail(job=job, recent_metrics=await jobs.metrics(ref.job_id, 10, latest=True))
+        async with deps.pool.acquire() as conn:  # one connection for the three reads: each release resets it
+            job = await jobs.public(principal.org_id, ref.job_id, conn)
+            return JobDetail(job=job, recent_metrics=await jobs.metrics(ref.job_id, 10, latest=True, conn=conn))
 
     @responder(broker, subjects.SVC_JOB_METRICS, MetricsQuery, queue=QUEUE)
     async def metrics(principal: Principal, query: MetricsQuery, correlation_id: str) -> MetricsList:
