@@ -11,6 +11,7 @@ nkeys for the keys and the signatures.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -22,7 +23,8 @@ from typing import Any
 
 import nkeys  # type: ignore[import-untyped]
 
-from modelyard.contracts import streams, subjects
+from modelyard.contracts import permissions, streams, subjects
+from modelyard.contracts.api.training import Pool, Priority
 
 NO_LIMIT = -1
 JWT_HEADER = {"typ": "JWT", "alg": "ed25519-nkey"}
@@ -176,14 +178,19 @@ def create_trust(operator_name: str = DEFAULT_OPERATOR, account_name: str = DEFA
 # -- users ---------------------------------------------------------------------------------------------------
 
 
-def _permission(allow: list[str] | None) -> dict[str, list[str]] | None:
-    """None: unrestricted (the claim is left out); []: nothing at all (NATS reads an empty allow as "everything")."""
+def _permission(allow: list[str] | None, deny: list[str] | None = None) -> dict[str, list[str]] | None:
+    """None: unrestricted (the claim is left out); []: nothing at all (NATS reads an empty allow as "everything").
+    deny: subjects refused even where allow matches them (NATS checks deny last)."""
     if allow is None:
+        if deny:
+            raise ValueError("a deny list needs an allow list here")
         return None
-    for subject in allow:
+    for subject in (*allow, *(deny or ())):
         if not subject or any(c.isspace() for c in subject):
             raise ValueError(f"not a subject: {subject!r}")
-    return {"allow": list(allow)} if allow else {"deny": [">"]}
+    if not allow:
+        return {"deny": [">"]}
+    return {"allow": list(allow)} | ({"deny": list(deny)} if deny else {})
 
 
 def format_creds(user_jwt: str, user_seed: str) -> str:
@@ -220,19 +227,28 @@ def user_creds(
     pub_allow: list[str] | None,
     sub_allow: list[str] | None,
     expires_in: timedelta | None,
+    responses: timedelta | None = None,
+    pub_deny: list[str] | None = None,
 ) -> str:
     """A new user of the account whose seed is `account_seed`, as the text of a .creds file (JWT and seed) that
     `nats.connect(user_credentials=path)` accepts.
 
     pub_allow/sub_allow: the subjects it may publish to / subscribe to (wildcards allowed); None leaves that side
-    unrestricted (an admin), [] allows nothing. expires_in: the JWT's lifetime; None never expires."""
+    unrestricted (an admin), [] allows nothing. expires_in: the JWT's lifetime; None never expires.
+    responses: NATS "allow responses": the user may publish one reply to the reply subject of each request it
+    received, for this long after it arrived, whatever pub_allow says; None: no such right. pub_deny: subjects
+    refused although pub_allow matches them."""
     account = _keypair(account_seed, nkeys.PREFIX_BYTE_ACCOUNT, "account")
     user = _new_keypair(nkeys.PREFIX_BYTE_USER)
     nats: dict[str, Any] = {"subs": NO_LIMIT, "data": NO_LIMIT, "payload": NO_LIMIT, "type": "user", "version": 2}
-    for side, allow in (("pub", pub_allow), ("sub", sub_allow)):
-        permission = _permission(allow)
+    for side, allow, deny in (("pub", pub_allow, pub_deny), ("sub", sub_allow, None)):
+        permission = _permission(allow, deny)
         if permission is not None:
             nats[side] = permission
+    if responses is not None:
+        if responses <= timedelta(0):
+            raise ValueError("responses must be positive")
+        nats["resp"] = {"max": 1, "ttl": int(responses.total_seconds() * 1e9)}  # a Go time.Duration: nanoseconds
     claims: dict[str, Any] = {"sub": _public(user), "name": name, "nats": nats}
     if expires_in is not None:
         if expires_in <= timedelta(0):
@@ -280,3 +296,263 @@ def device_permissions(org_id: object, device_id: object) -> tuple[list[str], li
     ]
     sub_allow = [f"{device_inbox_prefix(device)}.>"]  # replies: API responses, fetched messages, PubAcks
     return pub_allow, sub_allow
+
+
+# -- services ------------------------------------------------------------------------------------------------
+
+SERVICES = ("gateway", "dataset", "scheduler", "registry", "distribution", "trainer")
+# a responder may answer a request this long after it arrived: the longest request the gateway makes waits 600 s
+# (an upload's finalize, a version's export), and NATS's own default (2 minutes) would cut those answers off
+SERVICE_RESPONSE_TTL = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A durable pull consumer a service creates (by durable name, jetstream.ensure_consumer), binds and fetches
+    from, and acknowledges on; the table below repeats the services' ConsumerSpecs (tests compare them)."""
+
+    stream: str
+    durable: str
+    filter_subject: str
+    dead_letters: bool = True  # runtime.consumer copies what exhausts MaxDeliver to dlq.<subject>
+    info: bool = False  # the service asks for the consumer's info (runtime.consumer does not; the trainer does)
+
+
+@dataclass(frozen=True)
+class ServiceNeeds:
+    """What one service does on NATS beyond what every service does (answer `svc.<service>.>` in its queue group,
+    its health subject included; receive replies on its own inbox; read the streams' info at start)."""
+
+    requests: tuple[str, ...] = ()  # request subjects of other services it calls
+    refused: tuple[str, ...] = ()  # subjects refused although `requests` or `publishes` match them
+    publishes: tuple[str, ...] = ()  # events it publishes (outbox relay or js.publish) and core notices
+    listens: tuple[str, ...] = ()  # core subscriptions besides its requests and its inbox
+    consumers: tuple[Consumer, ...] = ()
+    stream_api: tuple[str, ...] = ()  # further $JS.API subjects (names relative to $JS.API.)
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """A service user's allow lists (every subject not in them is refused by the server) and the inbox prefix its
+    connections must use (nats.connect / NatsBroker inbox_prefix=...): only this service may subscribe there."""
+
+    pub_allow: tuple[str, ...]
+    sub_allow: tuple[str, ...]
+    inbox_prefix: str
+    pub_deny: tuple[str, ...] = ()
+
+    def may_publish(self, subject: str) -> bool:
+        """What the server decides for a publish to `subject` (a request's reply aside)."""
+        return _matched(self.pub_allow, subject) and not _matched(self.pub_deny, subject)
+
+    def may_subscribe(self, subject: str) -> bool:
+        """What the server decides for a subscription to the concrete (wildcard-free) `subject`."""
+        return _matched(self.sub_allow, subject)
+
+
+def _matched(patterns: tuple[str, ...], subject: str) -> bool:
+    return any(subjects.matches(pattern, subject) for pattern in patterns)
+
+
+def _audit(service: str) -> str:
+    return subjects.AUDIT_TEMPLATE.format(service=service, action=">")
+
+
+def _needs(trainer_pools: tuple[str, ...]) -> dict[str, ServiceNeeds]:
+    dispatch = [(pool.value, priority.value) for pool in Pool for priority in Priority]
+    taken = [(pool, priority) for pool, priority in dispatch if pool in trainer_pools]
+    return {
+        "gateway": ServiceNeeds(
+            # every request a user can make (the gateway forwards them); a trainer's claim is not one. Wildcards per
+            # service, not the fifty-odd subjects: a user JWT travels in the CONNECT line, which nats-server limits
+            # to 4 KiB by default (max_control_line)
+            requests=tuple(f"svc.{service}.>" for service in sorted({s.split(".")[1] for s in permissions.SUBJECTS})),
+            refused=(subjects.SVC_JOB_CLAIM,),
+            publishes=(_audit("gateway"), subjects.AUDIT_USER_CREATED, subjects.GATEWAY_KEY_REVOKED),
+            # revocations from the other replicas; the job cache and live views read job and epoch events as they
+            # pass (core subscriptions, no consumer)
+            listens=(subjects.GATEWAY_KEY_REVOKED, subjects.JOBS_ALL, subjects.telemetry_metrics("*")),
+            consumers=(Consumer(streams.AUDIT.name, "gateway-audit", subjects.AUDIT_ALL),),
+        ),
+        "dataset": ServiceNeeds(
+            publishes=(subjects.DATASETS_ALL, _audit("dataset")),  # the DATASETS stream has one writer
+            consumers=(Consumer(streams.DATASETS.name, "dataset-importer", subjects.DATASET_UPLOAD_FINALIZED),),
+        ),
+        "scheduler": ServiceNeeds(
+            requests=(subjects.SVC_DATASET_GET, subjects.SVC_VERSION_GET),
+            publishes=(
+                subjects.JOB_QUEUED,
+                subjects.job_status("*"),
+                subjects.job_cancel("*"),
+                subjects.JOB_SUCCEEDED,
+                *(subjects.dispatch(pool, priority) for pool, priority in dispatch),
+                _audit("scheduler"),
+            ),
+            # a dispatch that exhausted its deliveries (scheduler.lost): the advisory, then the message itself
+            listens=(f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{streams.DISPATCH.name}.*",),
+            consumers=(
+                Consumer(streams.JOBS.name, "scheduler-reports", subjects.TRAINING_REPORTS),
+                Consumer(streams.TELEMETRY.name, "scheduler-metrics", subjects.telemetry_metrics(">")),
+                Consumer(streams.TELEMETRY.name, "scheduler-logs", subjects.telemetry_logs(">")),
+            ),
+            stream_api=(f"STREAM.MSG.GET.{streams.DISPATCH.name}", f"STREAM.MSG.DELETE.{streams.DISPATCH.name}"),
+        ),
+        "registry": ServiceNeeds(
+            publishes=(subjects.MODELS_ALL, _audit("registry")),  # the MODELS stream has one writer
+            consumers=(Consumer(streams.JOBS.name, "registry-completions", subjects.JOB_SUCCEEDED),),
+        ),
+        "distribution": ServiceNeeds(
+            requests=(subjects.SVC_MODEL_GET, subjects.SVC_MODEL_RELEASE_GET, subjects.SVC_REGISTRY_KEYS),
+            publishes=(subjects.EDGE_DEPLOY_ALL, _audit("distribution")),
+            consumers=(
+                Consumer(streams.EDGE.name, "distribution-status", subjects.EDGE_STATUS_ALL),
+                Consumer(streams.EDGE.name, "distribution-heartbeats", subjects.EDGE_HEARTBEAT_ALL),
+            ),
+        ),
+        "trainer": ServiceNeeds(
+            requests=(subjects.SVC_JOB_CLAIM,),
+            publishes=(subjects.TRAINING_REPORTS, subjects.telemetry_metrics("*"), subjects.telemetry_logs("*")),
+            # the doorbell (a new dispatch in its pool) and the cancel of the job it runs
+            listens=(*(f"dispatch.{pool}.>" for pool in trainer_pools), subjects.job_cancel("*")),
+            # one work-queue consumer per pool and priority (streams.dispatch_consumer); the trainer acks, naks and
+            # terminates itself (the scheduler handles what exhausts its deliveries), it dead-letters nothing
+            consumers=tuple(
+                Consumer(
+                    streams.DISPATCH.name,
+                    f"trainers-{pool}-{priority}",
+                    subjects.dispatch(pool, priority),
+                    dead_letters=False,
+                    info=True,  # it asks each consumer for its backlog before it fetches
+                )
+                for pool, priority in taken
+            ),
+        ),
+    }
+
+
+def service_inbox_prefix(service: str) -> str:
+    """Where a service's replies arrive (connect with inbox_prefix=...); only that service may subscribe there."""
+    return f"_INBOX_{_token(service, 'service')}"
+
+
+def service_permissions(service: str, *, declare_streams: bool = True, pool: str | None = None) -> Permissions:
+    """The least a service needs on NATS, from the contracts (subjects, streams) and the table above.
+
+    declare_streams: every service declares the streams at start (jetstream.ensure_streams: STREAM.INFO, then
+    STREAM.CREATE or STREAM.UPDATE when one is missing or differs). That right lets its holder change a stream's
+    subjects, and so read any subject through its own consumer: False leaves only STREAM.INFO, for deployments that
+    declare the streams with other (admin) credentials; a service then starts only while the streams match.
+    pool: a trainer's pool (its dispatch consumers and doorbell); None: every pool. Only trainers have one."""
+    if pool is not None and (service != "trainer" or pool not in set(Pool)):
+        raise ValueError(f"a pool ({', '.join(Pool)}) is for trainers only, not {service!r} {pool!r}")
+    needs = _needs(tuple(Pool) if pool is None else (pool,)).get(service)
+    if needs is None:
+        raise ValueError(f"unknown service {service!r}: one of {', '.join(SERVICES)}")
+    api = "$JS.API"
+    stream_api = [f"{api}.STREAM.INFO.{spec.name}" for spec in streams.ALL_STREAMS]
+    if declare_streams:
+        stream_api += [f"{api}.STREAM.{op}.{spec.name}" for op in ("CREATE", "UPDATE") for spec in streams.ALL_STREAMS]
+    consumer_api: list[str] = []
+    for c in needs.consumers:
+        consumer_api += [
+            # jetstream.ensure_consumer names the durable only (not the filter), so nats-py uses DURABLE.CREATE
+            f"{api}.CONSUMER.DURABLE.CREATE.{c.stream}.{c.durable}",
+            f"{api}.CONSUMER.MSG.NEXT.{c.stream}.{c.durable}",
+            f"$JS.ACK.{c.stream}.{c.durable}.>",  # ack, nak, in_progress, term
+        ]
+        if c.info:
+            consumer_api.append(f"{api}.CONSUMER.INFO.{c.stream}.{c.durable}")
+        if c.dead_letters:
+            consumer_api.append(subjects.dead_letter(c.filter_subject))
+    pub = [
+        *needs.requests,
+        *needs.publishes,
+        *stream_api,
+        *consumer_api,
+        *(f"{api}.{name}" for name in needs.stream_api),
+    ]
+    inbox = service_inbox_prefix(service)
+    sub = [f"svc.{service}.>", f"{inbox}.>", *needs.listens]
+    return Permissions(tuple(dict.fromkeys(pub)), tuple(dict.fromkeys(sub)), inbox, needs.refused)
+
+
+SERVICE_PERMISSIONS: dict[str, Permissions] = {service: service_permissions(service) for service in SERVICES}
+
+
+def service_creds(
+    account_seed: str,
+    service: str,
+    *,
+    expires_in: timedelta | None = None,
+    declare_streams: bool = True,
+    pool: str | None = None,
+) -> str:
+    """A .creds file for one service (see service_permissions): it answers requests sent to it for up to
+    SERVICE_RESPONSE_TTL after they arrived, and may do nothing the table does not name."""
+    allowed = service_permissions(service, declare_streams=declare_streams, pool=pool)
+    return user_creds(
+        account_seed,
+        f"service:{service}",
+        pub_allow=list(allowed.pub_allow),
+        sub_allow=list(allowed.sub_allow),
+        expires_in=expires_in,
+        responses=SERVICE_RESPONSE_TTL,
+        pub_deny=list(allowed.pub_deny),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m modelyard.runtime.natsauth service-creds SERVICE`: a service's .creds on stdout (or --out, mode
+    0600), signed with the account seed from $MODELYARD_NATS_ACCOUNT_SEED or --account-seed-file.
+    `python -m modelyard.runtime.natsauth permissions SERVICE`: its allow lists as JSON (for nsc users)."""
+    import argparse
+    import os
+    import sys
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m modelyard.runtime.natsauth")
+    commands = parser.add_subparsers(dest="command", required=True)
+    creds = commands.add_parser("service-creds", help="write a service's .creds (operator mode)")
+    creds.add_argument("service", choices=SERVICES)
+    creds.add_argument("--account-seed-file", type=Path, help="default: $MODELYARD_NATS_ACCOUNT_SEED")
+    creds.add_argument("--expires-days", type=int, help="lifetime of the credentials; default: no expiry")
+    creds.add_argument("--no-declare-streams", action="store_true", help="STREAM.INFO only (see service_permissions)")
+    creds.add_argument("--pool", help="a trainer's pool only (default: every pool)")
+    creds.add_argument("--out", type=Path, help="write here (mode 0600) instead of stdout")
+    shown = commands.add_parser("permissions", help="a service's allow lists as JSON")
+    shown.add_argument("service", choices=SERVICES)
+    shown.add_argument("--no-declare-streams", action="store_true")
+    shown.add_argument("--pool")
+    args = parser.parse_args(argv)
+
+    declare = not args.no_declare_streams
+    if args.command == "permissions":
+        try:
+            allowed = service_permissions(args.service, declare_streams=declare, pool=args.pool)
+        except ValueError as exc:
+            parser.error(str(exc))
+        sys.stdout.write(json.dumps(dataclasses.asdict(allowed), indent=2) + "\n")
+        return 0
+    if args.account_seed_file is not None:
+        seed = args.account_seed_file.read_text().strip()
+    else:
+        seed = os.environ.get("MODELYARD_NATS_ACCOUNT_SEED", "").strip()
+    if not seed:
+        parser.error("no account seed: set MODELYARD_NATS_ACCOUNT_SEED or pass --account-seed-file")
+    expires = None if args.expires_days is None else timedelta(days=args.expires_days)
+    try:
+        text = service_creds(seed, args.service, expires_in=expires, declare_streams=declare, pool=args.pool)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        args.out.chmod(0o600)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

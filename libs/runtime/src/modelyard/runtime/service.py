@@ -9,10 +9,12 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import asyncpg
-from faststream.nats import NatsBroker
+import nats
+from faststream.nats import NatsBroker, NatsCredentials
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
@@ -23,6 +25,7 @@ from modelyard.runtime.consumer import consuming
 from modelyard.runtime.db import open_pool
 from modelyard.runtime.logging import get_logger
 from modelyard.runtime.migrations import Migration, migrate, runtime_migrations
+from modelyard.runtime.natsauth import service_inbox_prefix
 from modelyard.runtime.outbox import OutboxRelay
 
 log = get_logger(__name__)
@@ -37,19 +40,64 @@ class Resources:
     relay: OutboxRelay
 
 
-class DatabaseServiceSettings(Protocol):
-    """What `service_resources` reads: a ServiceSettings mixed with DatabaseSettings."""
+class NatsSettings(Protocol):
+    """What `connect_nats` reads (a ServiceSettings has it all)."""
 
     @property
     def service_name(self) -> str: ...
     @property
     def nats_url(self) -> str: ...
     @property
+    def nats_creds_path(self) -> Path | None: ...
+
+
+class DatabaseServiceSettings(NatsSettings, Protocol):
+    """What `service_resources` reads: a ServiceSettings mixed with DatabaseSettings."""
+
+    @property
     def database_url(self) -> str: ...
     @property
     def database_pool_max(self) -> int: ...
     @property
     def metrics_port(self) -> int: ...
+
+
+def nats_auth(settings: NatsSettings) -> dict[str, Any]:
+    """The nats-py connect options that authenticate a service: with a .creds file, the file and the service's own
+    inbox prefix (the only one its credentials may subscribe to, see runtime.natsauth.service_permissions); without
+    one, nothing (NATS without auth)."""
+    if settings.nats_creds_path is None:
+        return {}
+    return {
+        "user_credentials": str(settings.nats_creds_path),
+        "inbox_prefix": service_inbox_prefix(settings.service_name),
+    }
+
+
+def broker_auth(settings: NatsSettings) -> dict[str, Any]:
+    """`nats_auth` for faststream's NatsBroker, which takes the credentials as `security`."""
+    options = nats_auth(settings)
+    if "user_credentials" in options:
+        options["security"] = NatsCredentials(options.pop("user_credentials"))
+    return options
+
+
+async def connect_nats(settings: NatsSettings, name: str, *, connect_timeout: float = 5.0) -> NatsClient:
+    """A service's NATS connection: jetstream.connect's options (reconnect forever once up, errors logged) plus the
+    service's credentials when it has any."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats.error", error=str(exc))
+
+    return await nats.connect(
+        settings.nats_url,
+        name=name,
+        connect_timeout=connect_timeout,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        error_cb=on_error,
+        **nats_auth(settings),
+    )
 
 
 @asynccontextmanager
@@ -62,14 +110,14 @@ async def service_resources(
 ) -> AsyncIterator[Resources]:
     """`register(broker, pool)` adds the service's subscribers before the broker starts."""
     name, nats_url = settings.service_name, settings.nats_url
-    nc = await jetstream.connect(nats_url, name=f"modelyard-{name}")
+    nc = await connect_nats(settings, f"modelyard-{name}")
     try:
         js = nc.jetstream()
         await jetstream.ensure_streams(js, ALL_STREAMS)
         # one connection more than asked: the outbox relay holds one for LISTEN
         async with open_pool(settings.database_url, schema, max_size=settings.database_pool_max + 1) as pool:
             await migrate(pool, schema, runtime_migrations() + migrations)
-            broker = NatsBroker(nats_url, logger=None, name=f"modelyard-{name}-broker")
+            broker = NatsBroker(nats_url, logger=None, name=f"modelyard-{name}-broker", **broker_auth(settings))
             register(broker, pool)
             _answer_health(broker, name)
             relay = OutboxRelay(pool, js, schema)

@@ -9,8 +9,9 @@ and builds it once in `__main__`. Nothing else reads os.environ.
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,8 +27,20 @@ class ServiceSettings(BaseSettings):
     log_format: LogFormat = LogFormat.JSON
     log_level: str = "INFO"
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_creds_path: Path | None = Field(
+        default=None,
+        description="the service's NATS .creds file (operator mode, see runtime.natsauth.service_creds); its "
+        "connections then use the service's own inbox prefix; unset when NATS runs without auth",
+    )
     request_timeout_s: float = Field(default=10.0, gt=0)
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus /metrics listener; 0 = off")
+
+    @field_validator("nats_creds_path")
+    @classmethod
+    def _creds_file(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():  # refuse to start, rather than fail every reconnect
+            raise ValueError(f"no NATS credentials file at {path}")
+        return path
 
 
 class DatabaseSettings(BaseSettings):
