@@ -8,7 +8,9 @@ as an immutable version (twice: same manifest) and exported as an Ultralytics zi
 then the model registered as a draft version with lineage, refused release before approval and refused approval by
 its own submitter (four eyes), approved by a second admin, released signed, and verified with the stock
 `model_signing verify key` command (and refused once one byte of the model changes); then deployed to the stack's
-edge agent, dev-edge-1, which verifies, installs and answers an inference locally.
+edge agent, dev-edge-1, which verifies, installs and answers an inference locally; then a second organisation on
+another plan, isolated from the first, a scoped key refused what its scopes leave out, an access token, and a
+revocation that stops both, all in the audit trail.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from modelyard.client.api import ApiError, ModelyardClient
 from modelyard.client.events import tail
 from modelyard.client.uploader import upload_file
 from modelyard.contracts.api.datasets import DatasetCreate, Task
-from modelyard.contracts.api.identity import Role
+from modelyard.contracts.api.identity import Permission, Role
 from modelyard.contracts.api.models import ModelVersion, Transition
 from modelyard.contracts.api.training import ConfigMode, JobCreate
 from modelyard.contracts.api.uploads import UploadKind
 from modelyard.contracts.envelope import Event
+from modelyard.contracts.plans import Plan
 
 out = Console(highlight=False, soft_wrap=True)
 APPROVE = Transition.APPROVE
@@ -111,6 +114,7 @@ async def datasets_flow(info: stackfile.StackInfo, token: str, reviewer_key: str
     job_id = await training_flow(info, token, dataset.id, version.version)
     model_id = await registry_flow(info, token, job_id, workdir)
     await edge_flow(info, token, model_id, archive)
+    await access_flow(info, token, dataset.id, version.version)
 
 
 async def training_flow(info: stackfile.StackInfo, token: str, dataset_id: UUID, version: int) -> UUID:
@@ -208,6 +212,43 @@ async def edge_flow(info: stackfile.StackInfo, token: str, model_id: UUID, archi
         f"(release #{answer['counter']}): {len(answer['detections'])} boxes above conf 0.01"
         + (f"; top: {top}" if top else " (2 epochs on 12 images teach a model little)")
     )
+
+
+async def access_flow(info: stackfile.StackInfo, token: str, dataset_id: UUID, version: int) -> None:
+    """Another organisation on seed 001's Professional plan, isolated from this one; a scoped key; a token; a
+    revocation; the audit trail of it all."""
+    async with ModelyardClient(info.gateway, token) as root:
+        org = await root.create_org("harbour-logistics", Plan.PRO)
+        out.print(f"[bold]25. POST /api/v1/orgs[/] → {org.name} on the {org.plan.value} plan; its admin's key once")
+    async with ModelyardClient(info.gateway, org.admin_api_key) as harbour:
+        mine = await harbour.list_datasets()
+        theirs = await harbour.raw("GET", f"/api/v1/datasets/{dataset_id}")
+        out.print(f"    its admin sees {mine.total} datasets; the first org's dataset → {theirs.status_code}")
+        job = JobCreate(name="x", dataset_id=dataset_id, dataset_version=version)
+        refused = await harbour.raw("POST", "/api/v1/training/jobs", json=job.model_dump(mode="json"))
+        out.print(f"    training on the pro plan → {refused.status_code} {refused.json()['detail']}")
+        key = await harbour.create_key("dashboard", scopes=[Permission.DATASET_READ, Permission.MODEL_READ])
+    async with ModelyardClient(info.gateway, key.api_key) as dashboard:
+        write = await dashboard.raw("POST", "/api/v1/datasets", json={"name": "d", "task": "detect"})
+        out.print(
+            f"[bold]26. a key scoped to {', '.join(s.value for s in key.scopes or [])}[/] creating a dataset → "
+            f"{write.status_code} {write.json()['detail']}"
+        )
+        access = await dashboard.access_token(300)
+        out.print(f"    exchanged for an access token (JWT, {access.expires_in} s): {access.access_token[:24]}…")
+    async with ModelyardClient(info.gateway, org.admin_api_key) as harbour:
+        await harbour.revoke_key(key.id)
+    async with ModelyardClient(info.gateway, access.access_token) as late:
+        gone = await late.raw("GET", "/api/v1/datasets")
+        out.print(f"[bold]27. key revoked[/] → its token now gets {gone.status_code} {gone.json()['detail']}")
+    async with ModelyardClient(info.gateway, org.admin_api_key) as harbour:
+        for _ in range(50):
+            trail = await harbour.list_audit(action="api_key.*")
+            if trail.total >= 2:
+                break
+            await asyncio.sleep(0.1)
+        actions = ", ".join(f"{e.action} by {e.actor}" for e in reversed(trail.events))
+        out.print(f"[bold]28. GET /api/v1/audit?action=api_key.*[/] → {actions}")
 
 
 async def _registered(api: ModelyardClient, job_id: UUID) -> ModelVersion:

@@ -589,22 +589,6 @@ async def secured(
             await platform.stop()
 
 
-# The trainer's __main__ connects with jetstream.connect, which takes no credentials; until it calls
-# runtime.service.connect_nats(settings, name) itself, this shim makes it do so (everything else is the real worker).
-TRAINER_WITH_CREDS = """
-import sys
-from modelyard.runtime import jetstream, service
-from modelyard.trainer import __main__ as trainer
-from modelyard.trainer.settings import Settings
-
-async def connect(url, name, **_):
-    return await service.connect_nats(Settings(), name)
-
-jetstream.connect = connect
-trainer.main(sys.argv[1:])
-"""
-
-
 async def _trainer(platform: Platform, admin: NatsClient, creds: Path) -> subprocess.Popen[bytes]:
     """A real trainer process (cpu pool) on its own credentials, once it answers its health subject."""
     s = platform.dataset_settings
@@ -620,7 +604,7 @@ async def _trainer(platform: Platform, admin: NatsClient, creds: Path) -> subpro
     }
     log_path = platform.work_dir / "trainer.log"
     with log_path.open("ab") as log:
-        argv = [sys.executable, "-c", TRAINER_WITH_CREDS, "--pool", "cpu"]
+        argv = [sys.executable, "-m", "modelyard.trainer", "--pool", "cpu"]
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log)  # noqa: ASYNC220 - returns at once
     platform.trainers.append(proc)  # stopped with the platform
     for _ in range(300):

@@ -11,8 +11,9 @@ from nats.aio.msg import Msg
 
 from modelyard.contracts import subjects
 from modelyard.contracts.api.training import Pool
-from modelyard.runtime import jetstream, metrics
+from modelyard.runtime import metrics
 from modelyard.runtime.logging import configure_logging, get_logger
+from modelyard.runtime.service import connect_nats
 from modelyard.runtime.storage import ObjectStore
 from modelyard.trainer.settings import Settings
 from modelyard.trainer.worker import Worker
@@ -21,7 +22,7 @@ log = get_logger(__name__)
 
 
 async def serve(settings: Settings) -> None:
-    nc = await jetstream.connect(settings.nats_url, name=f"modelyard-trainer-{settings.trainer_id}")
+    nc = await connect_nats(settings, f"modelyard-trainer-{settings.trainer_id}")  # with its creds, if it has any
     store = ObjectStore(
         settings.s3_endpoint,
         settings.s3_access_key,
