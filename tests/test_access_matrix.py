@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faststream.nats import NatsBroker
 from pydantic import BaseModel
 
 from modelyard.contracts import permissions
 from modelyard.contracts.api.identity import Principal, Role
 from modelyard.contracts.permissions import ROLES, Permission
-from modelyard.runtime.rpc import RemoteProblem, RpcClient
+from modelyard.runtime.rpc import RemoteProblem
 
 from .conftest import Platform
 from .edge_support import enroll, released_model
+from .rpc_support import services_rpc
 from .training_support import published_version, submit
 
 PROBLEM = "application/problem+json"
@@ -211,11 +211,8 @@ async def test_each_service_refuses_a_request_without_its_permission(platform: P
     org = uuid.uuid4()
     scopeless = Principal(org_id=org, user_id=uuid.uuid4(), role=Role.ORG_ADMIN, scopes=frozenset())
     viewer = Principal(org_id=org, user_id=uuid.uuid4(), role=Role.VIEWER)
-    broker = NatsBroker(platform.nats_url, logger=None)
-    await broker.connect()
     refused = 0
-    try:
-        rpc = RpcClient(broker)
+    async with services_rpc(platform) as rpc:
         for subject, needs in sorted(permissions.SUBJECTS.items()):
             if needs is None:
                 continue
@@ -225,6 +222,4 @@ async def test_each_service_refuses_a_request_without_its_permission(platform: P
                 problem = answer.value.problem()
                 assert problem.status == 403 and needs.value in (problem.detail or ""), (subject, caller.role, problem)
                 refused += 1
-    finally:
-        await broker.stop()
     assert refused > 60

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faststream.nats import NatsBroker
 from PIL import Image
 
 from modelyard.client import synthetic
@@ -37,6 +36,7 @@ from modelyard.runtime.db import open_pool
 from modelyard.runtime.rpc import RemoteProblem, RpcClient
 
 from .conftest import Platform
+from .rpc_support import services_rpc
 
 PROBLEM = "application/problem+json"
 SIDE = 64  # a 64x64 RGB PNG without compression: 12 KiB and a bit, which the zip deflates to almost nothing
@@ -97,12 +97,8 @@ class _Rpc:
 
 @pytest.fixture
 async def rpc(platform: Platform) -> AsyncIterator[_Rpc]:
-    broker = NatsBroker(platform.nats_url, logger=None)
-    await broker.connect()
-    try:
-        yield _Rpc(RpcClient(broker))
-    finally:
-        await broker.stop()
+    async with services_rpc(platform) as client:
+        yield _Rpc(client)
 
 
 async def test_an_upload_that_would_take_the_dataset_past_the_enterprise_limit_is_refused_at_creation(

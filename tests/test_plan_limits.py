@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from faststream.nats import NatsBroker
 
 from modelyard.client.api import ApiError, ModelyardClient
 from modelyard.contracts import plans, subjects
@@ -21,22 +18,12 @@ from modelyard.contracts.api.models import ModelStatus, ModelVersion, Transition
 from modelyard.contracts.api.problems import ProblemDetails
 from modelyard.contracts.api.training import Job, JobCreate, JobList, JobQuery
 from modelyard.contracts.plans import Plan
-from modelyard.runtime.rpc import RemoteProblem, RpcClient
+from modelyard.runtime.rpc import RemoteProblem
 
 from .conftest import Platform
 from .registry_support import audit_actions, complete_job, registered
+from .rpc_support import services_rpc
 from .training_support import published_version, submit
-
-
-@asynccontextmanager
-async def rpc(platform: Platform) -> AsyncIterator[RpcClient]:
-    """A client of the services' request subjects, as the gateway is one."""
-    broker = NatsBroker(platform.nats_url, logger=None)
-    await broker.connect()
-    try:
-        yield RpcClient(broker)
-    finally:
-        await broker.stop()
 
 
 def set_limits(monkeypatch: pytest.MonkeyPatch, plan: Plan, **changes: object) -> None:
@@ -66,7 +53,7 @@ async def test_a_plan_without_custom_training_is_refused_before_its_quotas(platf
     async with platform.client() as api:
         me = await api.me()
     spec = JobCreate(name="cars", dataset_id=dataset_id, dataset_version=version, overrides={"epochs": 1})
-    async with rpc(platform) as client:
+    async with services_rpc(platform) as client:
         for role in (Role.SUPER_ADMIN, Role.ML_ENGINEER):
             pro = Principal(org_id=me.org_id, user_id=me.id, role=role, plan=Plan.PRO)
             with pytest.raises(RemoteProblem) as refusal:

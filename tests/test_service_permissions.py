@@ -6,11 +6,8 @@ The calls go straight to the services over NATS, as the gateway's do."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
-from faststream.nats import NatsBroker
 from pydantic import BaseModel
 
 from modelyard.contracts import subjects
@@ -34,16 +31,7 @@ from modelyard.runtime.rpc import RemoteProblem, RpcClient
 
 from .conftest import Platform
 from .registry_support import audit_actions, complete_job, registered
-
-
-@asynccontextmanager
-async def rpc(platform: Platform) -> AsyncIterator[RpcClient]:
-    broker = NatsBroker(platform.nats_url, logger=None)
-    await broker.connect()
-    try:
-        yield RpcClient(broker)
-    finally:
-        await broker.stop()
+from .rpc_support import services_rpc
 
 
 async def problem_of(client: RpcClient, subject: str, who: Principal, payload: BaseModel) -> ProblemDetails:
@@ -61,7 +49,7 @@ async def test_the_registry_gate_follows_the_matrix_and_audits_every_refused_ste
 
     engineer, viewer = as_(Role.ML_ENGINEER), as_(Role.VIEWER)
     step = ModelTransition(id=model.id, reason="checked", transition=Transition.APPROVE)
-    async with rpc(platform) as client:
+    async with services_rpc(platform) as client:
         # the subject needs model:edit: a viewer is refused before the step is looked at
         refused = await problem_of(client, subjects.SVC_MODEL_TRANSITION, viewer, step)
         assert (refused.status, refused.detail) == (403, "a viewer may not model:edit")
@@ -115,7 +103,7 @@ async def test_training_and_devices_follow_the_matrix(platform: Platform) -> Non
         return Principal(org_id=org, user_id=uuid.uuid4(), role=role)
 
     nowhere = JobRef(job_id=uuid.uuid4())
-    async with rpc(platform) as client:
+    async with services_rpc(platform) as client:
         for role in (Role.ANNOTATOR, Role.REVIEWER, Role.VIEWER):
             with pytest.raises(RemoteProblem) as refusal:
                 await client.call(subjects.SVC_JOB_CANCEL, as_(role), nowhere, "t-cancel", Job)

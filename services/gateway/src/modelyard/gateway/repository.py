@@ -110,19 +110,8 @@ class IdentityRepository:
             assert row is not None
             org_id: uuid.UUID = row["id"]
             if row["created"]:
-                await outbox.enqueue(
-                    conn,
-                    AuditRecorded(
-                        correlation_id=correlation_id,
-                        org_id=org_id,
-                        actor=actor,
-                        service=SERVICE,
-                        action="org.created",
-                        resource_type="org",
-                        resource_id=str(org_id),
-                        detail={"name": name, "plan": row["plan"]},
-                    ),
-                )
+                event = _audit(org_id, actor, correlation_id, "org.created", "org", org_id, name=name, plan=row["plan"])
+                await outbox.enqueue(conn, event)
         return org_id
 
     async def super_admin(self, org_id: uuid.UUID) -> uuid.UUID | None:
@@ -145,18 +134,9 @@ class IdentityRepository:
         in the same transaction. The bootstrap is the one caller in a running platform, hence the defaults."""
         async with self._pool.acquire() as conn, conn.transaction():
             key, key_id, prefix = await _insert_key(conn, org_id, user_id)
+            detail = {"user_id": str(user_id), "prefix": prefix}
             await outbox.enqueue(
-                conn,
-                AuditRecorded(
-                    correlation_id=correlation_id,
-                    org_id=org_id,
-                    actor=actor,
-                    service=SERVICE,
-                    action="api_key.issued",
-                    resource_type="api_key",
-                    resource_id=str(key_id),
-                    detail={"user_id": str(user_id), "prefix": prefix},
-                ),
+                conn, _audit(org_id, actor, correlation_id, "api_key.issued", "api_key", key_id, **detail)
             )
         return key
 
