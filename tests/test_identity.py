@@ -67,6 +67,18 @@ async def test_a_super_admin_creates_an_org_whose_admin_key_is_shown_once(platfo
     status, me, _ = await call(platform, "GET", "/api/v1/me", org["admin_api_key"])
     assert status == 200 and me["role"] == "org_admin" and me["org_id"] == org["id"] == str(uuid.UUID(org["id"]))
 
+    # the new org's trail starts with its creation and its admin, both by the super admin
+    _, root, _ = await call(platform, "GET", "/api/v1/me", platform.admin_key)
+    deadline = time.monotonic() + 10
+    while True:
+        _, trail, _ = await call(platform, "GET", "/api/v1/audit", org["admin_api_key"])
+        if trail["total"] >= 2 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert {(e["action"], e["actor"]) for e in trail["events"]} == {
+        ("org.created", f"user:{root['id']}"),
+        ("user.created", f"user:{root['id']}"),
+    }
     status, pro, _ = await call(platform, "POST", "/api/v1/orgs", platform.admin_key, {"name": "beta", "plan": "pro"})
     assert status == 201 and pro["plan"] == "pro"
     status, problem, _ = await call(platform, "POST", "/api/v1/orgs", platform.admin_key, {"name": "acme"})
@@ -215,6 +227,18 @@ async def test_only_admins_revoke_other_peoples_keys(platform: Platform) -> None
     status, _, _ = await call(platform, "DELETE", f"/api/v1/keys/{own['id']}", platform.admin_key)
     assert status == 200
     assert (await call(platform, "GET", "/api/v1/me", viewer))[0] == 401
+    # the trail says who revoked whose key
+    _, admin, _ = await call(platform, "GET", "/api/v1/me", platform.admin_key)
+    deadline = time.monotonic() + 10
+    while True:
+        _, trail, _ = await call(
+            platform, "GET", f"/api/v1/audit?action=api_key.revoked&resource_id={own['id']}", platform.admin_key
+        )
+        if trail["total"] or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    (entry,) = trail["events"]
+    assert entry["actor"] == f"user:{admin['id']}" and entry["detail"]["user_id"] == own["user_id"]
 
 
 async def test_a_key_past_its_plans_rate_gets_429_with_retry_after(platform: Platform) -> None:
