@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
@@ -308,8 +307,14 @@ def test_only_the_gpu_trainers_ask_for_a_gpu() -> None:
             assert env["MODELYARD_TRAINER_DEVICE"]["value"] != "cpu", name
 
 
-@pytest.mark.parametrize("spec", streams.ALL_STREAMS, ids=lambda spec: spec.name)
-def test_streams_leave_their_replica_count_to_the_server(spec: streams.StreamSpec) -> None:
-    """deploy/README.md says the runtime declares streams without a replica count (R1 on creation; a count raised to
-    3 by an operator is kept). If a replica count becomes part of the stream config, that section must change."""
-    assert stream_config(spec).num_replicas is None
+def test_every_service_declares_the_streams_with_one_replica_per_nats_server() -> None:
+    """R3 on the three-server cluster: every container that declares streams (every service, the trainers too)
+    reads the same replica count, and it is the cluster's size; the runtime puts it in every stream's config."""
+    replicas = _kind("ConfigMap")["modelyard-endpoints"]["data"]["stream-replicas"]
+    assert int(replicas) == _kind("StatefulSet")["nats"]["spec"]["replicas"] == 3
+    declaring = list(_modelyard_containers())
+    assert {_service_of(c) for _, c in declaring} >= {"gateway", "dataset", "scheduler", "registry", "trainer"}
+    for name, container in declaring:
+        entry = _env(container)[f"MODELYARD_{_service_of(container).upper()}_STREAM_REPLICAS"]
+        assert entry["valueFrom"]["configMapKeyRef"] == {"name": "modelyard-endpoints", "key": "stream-replicas"}, name
+    assert all(stream_config(spec, int(replicas)).num_replicas == 3 for spec in streams.ALL_STREAMS)

@@ -1,4 +1,6 @@
+import pytest
 from nats.js.api import RetentionPolicy
+from nats.js.errors import ServerError
 
 from modelyard.contracts import streams
 from modelyard.contracts.streams import ConsumerSpec
@@ -42,4 +44,16 @@ async def test_durable_consumer_carries_max_deliver_backoff_and_ack_wait(nats_ur
     assert info.config.backoff == [20.0, 21.0, 22.0, 24.0]  # first = AckWait, then AckWait + pause
     assert info.config.ack_wait == 20.0
     assert info.config.filter_subject == "job.>"
+    await nc.close()
+
+
+async def test_the_replica_count_is_declared_and_reaches_the_server(nats_url: str) -> None:
+    """One server (this one) holds R1 and refuses R3 for a new stream: the count is sent, not left to the server."""
+    nc = await jetstream.connect(nats_url, "test")
+    js = nc.jetstream()
+    await jetstream.ensure_streams(js, [streams.MODELS], replicas=1)
+    assert (await js.stream_info("MODELS")).config.num_replicas == 1
+    assert not await jetstream.ensure_streams(js, [streams.MODELS], replicas=1)
+    with pytest.raises(ServerError, match="replicas > 1 not supported"):
+        await jetstream.ensure_streams(js, [streams.AUDIT], replicas=3)
     await nc.close()

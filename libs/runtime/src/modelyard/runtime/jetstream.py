@@ -35,7 +35,9 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsC
     )
 
 
-def stream_config(spec: StreamSpec) -> StreamConfig:
+def stream_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
+    """`replicas` is the deployment's (a setting), not the stream's: the same streams run R1 on one server and R3 on
+    a three-server cluster. It is always declared, so a stream update never drops it back to the server's default."""
     return StreamConfig(
         name=spec.name,
         description=spec.description or None,
@@ -45,6 +47,7 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
         max_age=spec.max_age_s,
         max_bytes=spec.max_bytes,
         duplicate_window=spec.duplicate_window_s,
+        num_replicas=replicas,
     )
 
 
@@ -82,9 +85,9 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> bool:
     return False
 
 
-async def ensure_streams(js: JetStreamContext, specs: Iterable[StreamSpec]) -> list[str]:
+async def ensure_streams(js: JetStreamContext, specs: Iterable[StreamSpec], replicas: int = 1) -> list[str]:
     """Names of the streams created or changed."""
-    return [spec.name for spec in specs if await ensure_stream(js, stream_config(spec))]
+    return [spec.name for spec in specs if await ensure_stream(js, stream_config(spec, replicas))]
 
 
 async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:

@@ -60,6 +60,8 @@ class DatabaseServiceSettings(NatsSettings, Protocol):
     def database_pool_max(self) -> int: ...
     @property
     def metrics_port(self) -> int: ...
+    @property
+    def stream_replicas(self) -> int: ...
 
 
 def nats_auth(settings: NatsSettings) -> dict[str, Any]:
@@ -113,7 +115,7 @@ async def service_resources(
     nc = await connect_nats(settings, f"modelyard-{name}")
     try:
         js = nc.jetstream()
-        await jetstream.ensure_streams(js, ALL_STREAMS)
+        await jetstream.ensure_streams(js, ALL_STREAMS, settings.stream_replicas)
         # one connection more than asked: the outbox relay holds one for LISTEN
         async with open_pool(settings.database_url, schema, max_size=settings.database_pool_max + 1) as pool:
             await migrate(pool, schema, runtime_migrations() + migrations)

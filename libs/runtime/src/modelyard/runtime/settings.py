@@ -32,6 +32,13 @@ class ServiceSettings(BaseSettings):
         description="the service's NATS .creds file (operator mode, see runtime.natsauth.service_creds); its "
         "connections then use the service's own inbox prefix; unset when NATS runs without auth",
     )
+    stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="replicas of every JetStream stream this service declares: 3 on a three-server cluster (R3), "
+        "1 on a single server; every service of a deployment must say the same",
+    )
     request_timeout_s: float = Field(default=10.0, gt=0)
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus /metrics listener; 0 = off")
 

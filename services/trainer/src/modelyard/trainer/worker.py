@@ -45,7 +45,7 @@ class Worker:
         self.current: Attempt | None = None
 
     async def start(self) -> None:
-        await jetstream.ensure_streams(self.js, streams.ALL_STREAMS)
+        await jetstream.ensure_streams(self.js, streams.ALL_STREAMS, self.settings.stream_replicas)
         for spec in self.specs:
             await jetstream.ensure_consumer(self.js, spec)
             self.subs.append(await self.js.pull_subscribe_bind(spec.durable, spec.stream))
