@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import subprocess
@@ -202,12 +203,13 @@ def test_the_consumers_in_the_table_are_the_services_own() -> None:
     for service, consumers in specs.items():
         pub = SERVICE_PERMISSIONS[service].pub_allow
         for spec in consumers:
-            for api in ("DURABLE.CREATE", "MSG.NEXT"):
-                assert f"$JS.API.CONSUMER.{api}.{spec.stream}.{spec.durable}" in pub, (service, spec.durable)
+            assert f"$JS.API.CONSUMER.CREATE.{spec.stream}.{spec.durable}.{spec.filter_subject}" in pub, service
+            assert f"$JS.API.CONSUMER.MSG.NEXT.{spec.stream}.{spec.durable}" in pub, (service, spec.durable)
             assert f"$JS.ACK.{spec.stream}.{spec.durable}.>" in pub
             info = f"$JS.API.CONSUMER.INFO.{spec.stream}.{spec.durable}"
             assert (info in pub) is (service == "trainer")  # only the trainer asks its consumers for their backlog
-        durables = {p.split(".")[-1] for p in pub if p.startswith("$JS.API.CONSUMER.DURABLE.CREATE.")}
+        created = [p.split(".", 4)[-1] for p in pub if p.startswith("$JS.API.CONSUMER.CREATE.")]
+        durables = {rest.split(".", 2)[1] for rest in created}
         assert durables == {spec.durable for spec in consumers}, service
 
 
@@ -398,7 +400,11 @@ async def test_dataset_is_refused_every_other_services_subjects(services: Servic
     js = dataset.nc.jetstream(timeout=REFUSED_API_TIMEOUT_S)
     with pytest.raises(nats.errors.TimeoutError):  # another service's durable
         await jetstream.ensure_consumer(js, REPORTS)
-    await dataset.refused(f'publish to "$JS.API.CONSUMER.DURABLE.CREATE.JOBS.{REPORTS.durable}"')
+    await dataset.refused(f'publish to "$JS.API.CONSUMER.CREATE.JOBS.{REPORTS.durable}.{REPORTS.filter_subject}"')
+    wider = dataclasses.replace(IMPORTER, filter_subject="dataset.>")  # its own durable, made to see every event
+    with pytest.raises(nats.errors.TimeoutError):
+        await jetstream.ensure_consumer(js, wider)
+    await dataset.refused(f'publish to "$JS.API.CONSUMER.CREATE.DATASETS.{IMPORTER.durable}.dataset.>"')
     with pytest.raises(nats.errors.TimeoutError):
         await js.delete_stream(streams.DATASETS.name)
     await dataset.refused('publish to "$JS.API.STREAM.DELETE.DATASETS"')

@@ -52,7 +52,11 @@ def stream_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
 
 
 def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
+    """Named as well as durable: nats-py then creates it on `$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`, a
+    subject that carries the filter, so a service's NATS credentials can allow its consumers with their filters
+    and nothing wider (runtime.natsauth)."""
     return ConsumerConfig(
+        name=spec.durable,
         durable_name=spec.durable,
         description=spec.description or None,
         filter_subject=spec.filter_subject,

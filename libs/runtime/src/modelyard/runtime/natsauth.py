@@ -455,8 +455,9 @@ def service_permissions(service: str, *, declare_streams: bool = True, pool: str
     consumer_api: list[str] = []
     for c in needs.consumers:
         consumer_api += [
-            # jetstream.ensure_consumer names the durable only (not the filter), so nats-py uses DURABLE.CREATE
-            f"{api}.CONSUMER.DURABLE.CREATE.{c.stream}.{c.durable}",
+            # jetstream.ensure_consumer names the consumer, so the create subject carries its filter: only this
+            # consumer, with this filter, may be made or updated
+            f"{api}.CONSUMER.CREATE.{c.stream}.{c.durable}.{c.filter_subject}",
             f"{api}.CONSUMER.MSG.NEXT.{c.stream}.{c.durable}",
             f"$JS.ACK.{c.stream}.{c.durable}.>",  # ack, nak, in_progress, term
         ]
