@@ -27,7 +27,9 @@ from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
+from modelyard.client import cli
 from modelyard.client.api import ApiError
 from modelyard.contracts import permissions, streams, subjects
 from modelyard.contracts.api.training import JobStatus, Pool, Priority
@@ -672,3 +674,24 @@ async def test_the_services_run_on_their_own_credentials(
             await asyncio.sleep(0.1)
         assert wanted <= services
     assert _violations(server) == []  # nothing any service did was refused
+
+
+async def test_the_operator_cli_reads_the_streams_with_its_own_credentials(
+    tmp_path: Path, server: NatsServer, trust: NatsTrust
+) -> None:
+    """`modelyard streams` against an operator-mode server: with MODELYARD_NATS_CREDS it reads every stream; without
+    credentials it is refused with a readable error (no traceback)."""
+    operator = user_creds(trust.account_seed, "operator", pub_allow=None, sub_allow=None, expires_in=None)
+    path = _write(tmp_path / "creds", "operator", operator)
+    admin = await _connect(server, path)
+    try:
+        await jetstream.ensure_streams(admin.nc.jetstream(), streams.ALL_STREAMS)
+    finally:
+        await admin.nc.close()
+    env = {"MODELYARD_NATS_URL": server.url, "MODELYARD_NATS_CREDS": str(path), "COLUMNS": "200"}
+    shown = await asyncio.to_thread(CliRunner().invoke, cli.app, ["streams", "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert {s["name"] for s in json.loads(shown.stdout)["streams"]} == {s.name for s in streams.ALL_STREAMS}
+    env.pop("MODELYARD_NATS_CREDS")
+    refused = await asyncio.to_thread(CliRunner().invoke, cli.app, ["streams"], env=env)
+    assert refused.exit_code != 0 and "Traceback" not in refused.output, refused.output

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import nats
 from nats.js.api import DeliverPolicy
 
+from modelyard.client import stackfile
 from modelyard.contracts import envelope, events  # noqa: F401 - importing events registers every event type
 from modelyard.contracts.envelope import Event
 
@@ -15,7 +16,9 @@ async def tail(
     nats_url: str, subject: str, *, from_start: bool = False, limit: int | None = None
 ) -> AsyncIterator[tuple[str, Event | bytes]]:
     """(subject, event) for each message; undecodable payloads come through as raw bytes, never dropped."""
-    nc = await nats.connect(nats_url, name="modelyard-cli", connect_timeout=5, max_reconnect_attempts=3)
+    nc = await nats.connect(
+        nats_url, name="modelyard-cli", connect_timeout=5, max_reconnect_attempts=3, **stackfile.nats_credentials()
+    )
     try:
         js = nc.jetstream()
         sub = await js.subscribe(

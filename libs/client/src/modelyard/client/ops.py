@@ -25,6 +25,7 @@ from nats.js.api import ConsumerInfo, RawStreamMsg
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel, ValidationError
 
+from modelyard.client import stackfile
 from modelyard.contracts import envelope, events, subjects  # noqa: F401 - importing events registers every type
 from modelyard.contracts.envelope import EVENT_TYPE_HEADER, MSG_ID_HEADER
 from modelyard.contracts.streams import ALL_STREAMS, DLQ
@@ -133,6 +134,7 @@ async def connected(nats_url: str) -> AsyncIterator[JetStreamContext]:
         max_reconnect_attempts=3,
         reconnect_time_wait=0.5,
         error_cb=quiet,
+        **stackfile.nats_credentials(),
     )
     try:
         yield nc.jetstream()

@@ -62,3 +62,10 @@ def resolve(root: Path | None = None) -> Target:
         nats_url=os.environ.get("MODELYARD_NATS_URL", target.nats_url),
         token=os.environ.get("MODELYARD_TOKEN", target.token),
     )
+
+
+def nats_credentials() -> dict[str, str]:
+    """nats-py `connect` options for the operator's NATS credentials: `MODELYARD_NATS_CREDS`, a .creds file, where
+    NATS runs in operator mode (JWT auth); nothing where it runs without auth (the dev stack)."""
+    path = os.environ.get("MODELYARD_NATS_CREDS")
+    return {"user_credentials": path} if path else {}
