@@ -159,9 +159,12 @@ async def _finish(deps: Deps, conn: asyncpg.Connection, d: asyncpg.Record, statu
 
 
 async def send_due_retries(deps: Deps) -> int:
+    # only rolling deployments: a paused one keeps its due retries, which must not fill the batch and starve others
     rows = await deps.pool.fetch(
-        "SELECT deployment_id, device_id FROM deployment_devices WHERE retry_at IS NOT NULL AND retry_at <= now() "
-        "LIMIT 100"
+        """SELECT dd.deployment_id, dd.device_id
+           FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id
+           WHERE dd.retry_at IS NOT NULL AND dd.retry_at <= now() AND d.status = $1 ORDER BY dd.retry_at LIMIT 100""",
+        DeploymentStatus.ROLLING.value,
     )
     for row in rows:
         async with deps.pool.acquire() as conn, conn.transaction():
