@@ -84,6 +84,26 @@ async def test_the_gateway_passes_the_plan_and_its_refusal_through(
         assert (await r.json())["detail"] == "the free plan does not include custom training"
 
 
+async def test_jobs_a_month_count_submissions_so_deleting_jobs_gives_nothing_back(
+    platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset_id, version = await published_version(platform, tmp_path)
+    set_limits(monkeypatch, Plan.FREE, jobs_per_month=2)
+    jobs = f"{platform.url}/api/v1/training/jobs"
+    for _ in range(2):
+        job = await submit(platform, dataset_id, version)
+        async with platform.http.post(f"{jobs}/{job['id']}/cancel", headers=platform.auth()) as r:
+            assert r.status == 200, await r.text()
+        async with platform.http.delete(f"{jobs}/{job['id']}", headers=platform.auth()) as r:
+            assert r.status == 200, await r.text()
+    body = {"name": "third", "dataset_id": str(dataset_id), "dataset_version": version}
+    async with platform.http.post(jobs, json=body, headers=platform.auth()) as r:
+        problem = await r.json()
+        assert r.status == 429 and problem["detail"] == "the free plan allows 2 jobs a month", problem
+    async with platform.http.get(jobs, headers=platform.auth()) as r:
+        assert (await r.json())["total"] == 0  # both deleted, still counted
+
+
 # --- active models per module ----------------------------------------------------------------------------------
 
 

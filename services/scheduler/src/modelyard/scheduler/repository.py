@@ -99,16 +99,24 @@ class JobRepository:
         return JobList(jobs=jobs, total=total)
 
     async def counts(self, conn: asyncpg.Connection, org_id: UUID) -> tuple[int, int]:
-        """(active jobs, jobs created this calendar month) of the organisation."""
+        """(active jobs, jobs submitted this calendar month) of the organisation; deleted jobs still count as
+        submitted."""
         row = await conn.fetchrow(
-            """SELECT count(*) FILTER (WHERE status = ANY($2::text[])) AS active,
-                      count(*) FILTER (WHERE created_at >= date_trunc('month', now())) AS month
-               FROM jobs WHERE org_id = $1""",
+            """SELECT (SELECT count(*) FROM jobs WHERE org_id = $1 AND status = ANY($2::text[])) AS active,
+                      coalesce((SELECT submitted FROM job_submissions
+                                WHERE org_id = $1 AND month = date_trunc('month', now())::date), 0) AS month""",
             org_id,
             list(ACTIVE),
         )
         assert row is not None
         return int(row["active"]), int(row["month"])
+
+    async def count_submission(self, conn: asyncpg.Connection, org_id: UUID) -> None:
+        await conn.execute(
+            """INSERT INTO job_submissions (org_id, month, submitted) VALUES ($1, date_trunc('month', now())::date, 1)
+               ON CONFLICT (org_id, month) DO UPDATE SET submitted = job_submissions.submitted + 1""",
+            org_id,
+        )
 
     async def add_metrics(
         self,

@@ -74,6 +74,7 @@ def register(broker: NatsBroker, deps: Deps) -> None:
                 )
             if this_month >= limits.jobs_per_month:
                 raise JobQuotaExceeded(f"the {principal.plan.value} plan allows {limits.jobs_per_month} jobs a month")
+            await jobs.count_submission(conn, principal.org_id)
             await jobs.insert(
                 conn,
                 {
