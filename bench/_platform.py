@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 import os
 import tempfile
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
-import asyncpg
 import httpx
 import nats
 import psutil
@@ -98,14 +98,12 @@ def running_stack(prefix: str) -> Iterator[Platform]:
             stack.stop()
 
 
-async def set_plan(platform: Platform, plan: str) -> None:
-    """Every org on `plan`. The free plan runs one job at a time and 50 a month; there is no API to change a plan
-    yet, so this writes the gateway's table directly (the gateway reads the plan with the key on every request)."""
-    conn = await asyncpg.connect(platform.postgres_dsn)
-    try:
-        await conn.execute("UPDATE gateway.orgs SET plan = $1", plan)
-    finally:
-        await conn.close()
+async def fresh_org(platform: Platform, name: str) -> Platform:
+    """The same stack, as the admin of a new organisation on the free plan (POST /api/v1/orgs): a benchmark that
+    submits more jobs than one org's month allows (free: 50) moves on to a fresh org."""
+    async with ModelyardClient(platform.gateway, platform.token) as api:
+        org = await api.create_org(name)
+    return dataclasses.replace(platform, token=org.admin_api_key)
 
 
 @dataclass(frozen=True)
