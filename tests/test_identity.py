@@ -107,6 +107,8 @@ async def test_a_super_admin_acts_in_another_org_and_nobody_else_may(platform: P
     _, home, _ = await call(platform, "GET", "/api/v1/datasets", platform.admin_key)
     assert made["id"] not in {d["id"] for d in home["datasets"]}
 
+    status, me, _ = await call(platform, "GET", "/api/v1/me", platform.admin_key, headers=inside)
+    assert status == 200 and me["role"] == "super_admin" and me["org_id"] != org["id"]  # still the super admin
     status, problem, _ = await call(platform, "GET", "/api/v1/datasets", org["admin_api_key"], headers=inside)
     assert status == 403 and "super_admin" in problem["detail"]
     status, _, _ = await call(

@@ -9,7 +9,7 @@ from modelyard.contracts.api.paging import NoQuery
 from modelyard.contracts.permissions import Permission
 from modelyard.gateway import context
 from modelyard.gateway.endpoints import Api, Endpoint
-from modelyard.runtime.problems import Forbidden
+from modelyard.runtime.problems import Forbidden, Unauthorized
 
 api = Api("users")
 routes = api.routes
@@ -44,6 +44,10 @@ async def create_user(request: web.Request, ep: Endpoint[UserCreate, UserWithKey
 
 @api.route("GET", "/api/v1/me", "The caller", request=NoQuery, response=User, forwarded=False)
 async def me(request: web.Request, ep: Endpoint[NoQuery, User]) -> web.Response:
-    caller = context.principal(request)
-    user = await request.app[context.IDENTITY].get_user(caller.org_id, caller.user_id)
-    return web.json_response(user.model_dump(mode="json") if user else {})
+    """The signed-in user, in its own organisation (also when a super admin acts in another one)."""
+    await ep.payload(request)
+    home = context.caller(request).principal
+    user = await request.app[context.IDENTITY].get_user(home.org_id, home.user_id)
+    if user is None:  # the key authenticated a moment ago: only a user deleted in between gets here
+        raise Unauthorized("the API key's user no longer exists")
+    return ep.answer(user)
