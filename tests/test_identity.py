@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -257,3 +258,16 @@ async def test_a_key_past_its_plans_rate_gets_429_with_retry_after(platform: Pla
         # another key has its own bucket
         _, key, _ = await call(platform, "POST", "/api/v1/keys", platform.admin_key, {"name": "other"})
         assert (await call(platform, "GET", "/api/v1/me", key["api_key"], url=slow))[0] == 200
+
+
+async def test_tokens_survive_a_restart_with_a_secret_file(platform: Platform, tmp_path: Path) -> None:
+    secret_file = tmp_path / "secrets" / "token-secret"
+    async with replica(platform, token_secret_file=secret_file) as first:
+        status, token, _ = await call(platform, "POST", "/api/v1/auth/token", platform.admin_key, {}, url=first)
+        assert status == 200
+    assert secret_file.stat().st_mode & 0o777 == 0o600 and len(secret_file.read_bytes()) >= 32
+    async with replica(platform, token_secret_file=secret_file) as restarted:
+        status, me, _ = await call(platform, "GET", "/api/v1/me", token["access_token"], url=restarted)
+        assert status == 200 and me["role"] == "super_admin"
+    async with replica(platform) as other:  # no shared secret: not valid there
+        assert (await call(platform, "GET", "/api/v1/me", token["access_token"], url=other))[0] == 401

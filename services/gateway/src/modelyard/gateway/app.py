@@ -4,6 +4,8 @@ middlewares, routes."""
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 
@@ -70,11 +72,29 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             await jobs.stop()
 
 
+def _token_secret(settings: Settings) -> bytes | None:
+    if settings.token_secret is not None:
+        return settings.token_secret.get_secret_value().encode()
+    path = settings.token_secret_file
+    if path is None:
+        return None
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another replica made it first: read theirs
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+    secret = path.read_text().strip().encode()
+    if len(secret) < 32:
+        raise ValueError(f"the token secret in {path} is shorter than 32 bytes")
+    return secret
+
+
 async def _authenticator(settings: Settings, identity: IdentityRepository, nc: Nats) -> Authenticator:
     """Keys revoked on any replica (a notice on core NATS) or recently (from the database) refuse their tokens."""
-    if settings.token_secret is None:
+    secret = _token_secret(settings)
+    if secret is None:
         log.warning("gateway.token_secret_missing", effect="access tokens work only on this replica until it stops")
-    secret = None if settings.token_secret is None else settings.token_secret.get_secret_value().encode()
     auth = Authenticator(identity, secret=secret, cache_s=settings.key_cache_s)
 
     async def on_revoked(msg: Msg) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -16,6 +18,9 @@ class Settings(ServiceSettings, DatabaseSettings):
     # access tokens (HS256): every replica needs the same secret; none set: a random one per process, so tokens
     # work only with the replica that issued them and not after its restart
     token_secret: SecretStr | None = Field(default=None, min_length=32)
+    # or a file holding it (a mounted secret); made with a random secret (mode 0600) if it does not exist yet, so a
+    # single gateway with a volume keeps its tokens valid across restarts
+    token_secret_file: Path | None = None
     # an API key's owner, role and scopes are remembered this long; a revocation reaches every replica at once
     # (a NATS notice), so this bounds only a missed notice
     key_cache_s: float = Field(default=10.0, ge=0, le=300)
