@@ -17,7 +17,7 @@ from modelyard.contracts import streams
 from modelyard.contracts.api.datasets import Task
 from modelyard.contracts.envelope import decode
 from modelyard.contracts.events import DatasetCreated
-from modelyard.runtime import jetstream, outbox
+from modelyard.runtime import jetstream, outbox, tasks
 from modelyard.runtime.db import open_pool
 from modelyard.runtime.migrations import migrate, runtime_migrations
 from modelyard.runtime.outbox import OutboxRelay
@@ -109,9 +109,7 @@ async def test_relay_wakes_on_notify_without_waiting_for_its_poll(pool: Any, nc:
         if relay.published:
             break
         await asyncio.sleep(0.05)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await tasks.stop(task)
     assert relay.published == 1
 
 

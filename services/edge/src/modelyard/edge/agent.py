@@ -79,9 +79,7 @@ class Agent:
 
     async def stop(self) -> None:
         self.stopping.set()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _cancel(self._tasks)
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.nc.close(), 5)
@@ -142,8 +140,7 @@ class Agent:
         try:
             await self._deployments()
         finally:
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            await _cancel([sender])
 
     async def _deployments(self) -> None:
         assert self.nc is not None
@@ -268,3 +265,20 @@ class Agent:
             if self.outbox.qsize() < 100:  # offline for long: one heartbeat waiting is enough news
                 await self._heartbeat()
             await asyncio.sleep(self.config.heartbeat_s)
+
+
+async def _cancel(tasks: list[asyncio.Task[Any]], limit_s: float = 10.0) -> None:
+    """Cancel the tasks and wait for them to end, cancelling again while any is still running: Python 3.11's
+    `asyncio.wait_for` (inside nats-py's publish and fetch) can swallow a cancellation that arrives as its future
+    completes (gh-86296), and a report sender would then wait on its queue forever (seen once in CI)."""
+    pending = {task for task in tasks if not task.done()}
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while pending and asyncio.get_running_loop().time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
+    if pending:
+        log.warning("edge.tasks_would_not_stop", tasks=[task.get_name() for task in pending])
+    for task in tasks:  # what they raised is theirs to log; retrieved so asyncio does not report it again
+        if task.done() and not task.cancelled():
+            task.exception()

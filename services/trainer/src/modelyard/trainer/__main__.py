@@ -11,7 +11,7 @@ from nats.aio.msg import Msg
 
 from modelyard.contracts import subjects
 from modelyard.contracts.api.training import Pool
-from modelyard.runtime import metrics
+from modelyard.runtime import metrics, tasks
 from modelyard.runtime.logging import configure_logging, get_logger
 from modelyard.runtime.service import connect_nats
 from modelyard.runtime.storage import ObjectStore
@@ -50,6 +50,7 @@ async def serve(settings: Settings) -> None:
     current = worker.current
     if current is not None and current.process is not None and current.process.returncode is None:
         current.process.terminate()  # the job's message is not acked: another trainer resumes it
+    await tasks.stop(work)  # cancelled again if a cancellation was swallowed: asyncio.run's shutdown would hang
     await nc.close()
 
 
