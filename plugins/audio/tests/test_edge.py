@@ -13,9 +13,9 @@ import pytest
 from modelyard.edge import runtimes
 from modelyard.edge.models import InvalidModel
 from modelyard.edge.runtimes import BadInput
+from modelyard.frameworks.cancel import CancelSwitch
 from modelyard.frameworks.protocol import EventWriter
 from modelyard.plugins.audio import train
-from modelyard.plugins.audio.cancel import CancelSwitch
 from modelyard.plugins.audio.edge import AudioPredictor
 
 from .conftest import CLASSES, RATE, TONES, job_spec, tone, wav_bytes

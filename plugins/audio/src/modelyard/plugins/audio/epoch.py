@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from modelyard.plugins.audio.cancel import CancelSwitch
+from modelyard.frameworks.cancel import CancelSwitch
 from modelyard.plugins.audio.data import Split
 from modelyard.plugins.audio.metrics import accuracy, confusion, macro_f1
 

@@ -35,6 +35,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from modelyard.frameworks.cancel import CancelledRun, CancelSwitch
 from modelyard.frameworks.jobspec import TrainJobSpec
 from modelyard.frameworks.protocol import (
     EXIT_COMPLETED,
@@ -53,7 +54,6 @@ from modelyard.frameworks.protocol import (
     clean_metrics,
     exit_code_for_signal,
 )
-from modelyard.plugins.audio.cancel import CancelledRun, CancelSwitch
 from modelyard.plugins.audio.features import FeatureParams
 from modelyard.plugins.audio.job import read_spec, resolve_config
 from modelyard.plugins.audio.presets import TASK

@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from modelyard.frameworks.cancel import CancelledRun, CancelSwitch
 from modelyard.frameworks.fields import InvalidValue
 from modelyard.frameworks.jobspec import TrainJobSpec
 from modelyard.frameworks.presets import preset_values
@@ -60,7 +61,6 @@ from modelyard.frameworks.protocol import (
     exit_code_for_signal,
 )
 from modelyard.plugins.forecast import TASK, VERSION, metrics, plots
-from modelyard.plugins.forecast.cancel import CancelledRun, CancelSwitch
 from modelyard.plugins.forecast.features import ForecastSpec
 from modelyard.plugins.forecast.presets import preset
 from modelyard.plugins.forecast.series import load_dataset

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from modelyard.frameworks.cancel import CancelSwitch
 from modelyard.frameworks.jobspec import TrainJobSpec
 from modelyard.frameworks.protocol import (
     ArtifactWritten,
@@ -43,7 +44,7 @@ from modelyard.frameworks.protocol import (
 )
 from modelyard.plugins.regress import metrics as scores
 from modelyard.plugins.regress import preprocess
-from modelyard.plugins.regress.control import CancelSwitch, Progress
+from modelyard.plugins.regress.control import Progress
 from modelyard.plugins.regress.data import Dataset, Sample
 from modelyard.plugins.regress.export import export_onnx
 from modelyard.plugins.regress.model import (

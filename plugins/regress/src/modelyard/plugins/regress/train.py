@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from modelyard.frameworks import presets as registry
+from modelyard.frameworks.cancel import CancelledRun, CancelSwitch
 from modelyard.frameworks.fields import InvalidValue
 from modelyard.frameworks.jobspec import TrainJobSpec
 from modelyard.frameworks.protocol import (
@@ -38,7 +39,7 @@ from modelyard.frameworks.protocol import (
     exit_code_for_signal,
 )
 from modelyard.plugins.regress import TASK, presets
-from modelyard.plugins.regress.control import CancelledRun, CancelSwitch, Progress
+from modelyard.plugins.regress.control import Progress
 from modelyard.plugins.regress.data import read_dataset
 
 CRASH_AFTER_EPOCH_ENV = "MODELYARD_TEST_CRASH_AFTER_EPOCH"  # tests only: SIGKILL itself after this epoch

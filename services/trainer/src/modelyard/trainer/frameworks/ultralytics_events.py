@@ -15,9 +15,9 @@ import os
 import re
 import signal
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal
 
+from modelyard.frameworks.cancel import CancelSwitch
 from modelyard.frameworks.protocol import (
     CheckpointSaved,
     EpochEnded,
@@ -29,40 +29,6 @@ from modelyard.frameworks.protocol import (
 )
 
 Trainer = Any  # ultralytics.engine.trainer.BaseTrainer: untyped
-
-
-class CancelledRun(BaseException):
-    """Raised inside the training loop to stop it. A BaseException, like KeyboardInterrupt, so that no
-    `except Exception` in the framework swallows it."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"cancelled by {signal.Signals(signum).name}")
-        self.signum = signum
-
-
-class CancelSwitch:
-    """SIGTERM/SIGINT handling. While `immediate` (setup, export) a signal raises CancelledRun at once: nothing
-    worth keeping is half-written then. While training it only sets a flag, and the training loop raises at the next
-    batch boundary (`check`), so a checkpoint being written is never cut short. A second signal raises at once."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.immediate = True
-        self.quiet = False  # set while reporting the end: a signal then changes nothing
-
-    def install(self) -> None:
-        signal.signal(signal.SIGTERM, self._handle)
-        signal.signal(signal.SIGINT, self._handle)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        already = self.signum is not None
-        self.signum = signum
-        if (self.immediate or already) and not self.quiet:
-            raise CancelledRun(signum)
-
-    def check(self, *_: object) -> None:
-        if self.signum is not None:
-            raise CancelledRun(self.signum)
 
 
 class EventBridge:

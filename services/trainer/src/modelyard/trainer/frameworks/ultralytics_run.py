@@ -19,6 +19,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
+from modelyard.frameworks.cancel import CancelledRun, CancelSwitch
 from modelyard.frameworks.jobspec import TrainJobSpec
 from modelyard.frameworks.protocol import (
     EXIT_COMPLETED,
@@ -36,7 +37,7 @@ from modelyard.frameworks.protocol import (
     exit_code_for_signal,
 )
 from modelyard.trainer.frameworks.ultralytics import DEFAULT_MODELS
-from modelyard.trainer.frameworks.ultralytics_events import CancelledRun, CancelSwitch, EventBridge, WarningForwarder
+from modelyard.trainer.frameworks.ultralytics_events import EventBridge, WarningForwarder
 
 CRASH_AFTER_EPOCH_ENV = "MODELYARD_TEST_CRASH_AFTER_EPOCH"  # tests only: SIGKILL itself after this epoch
 RUN_NAME = "train"

@@ -1,4 +1,4 @@
-"""SIGTERM/SIGINT handling for the training child, as the protocol asks (see modelyard.frameworks.protocol): while
+"""SIGTERM/SIGINT handling for a framework's training child, as the protocol asks (modelyard.frameworks.protocol): while
 `immediate` (setup, export) a signal raises CancelledRun at once; while training it only sets a flag that the loop
 checks at every batch boundary (`check`), so a checkpoint being written is never cut short. A second signal raises
 at once."""
@@ -33,6 +33,7 @@ class CancelSwitch:
         if (self.immediate or already) and not self.quiet:
             raise CancelledRun(signum)
 
-    def check(self) -> None:
+    def check(self, *_: object) -> None:
+        """Raise if a signal came; called at batch boundaries (also as a framework callback, whatever it passes)."""
         if self.signum is not None:
             raise CancelledRun(self.signum)
