@@ -10,6 +10,7 @@ asks the engine with a raw socket and a short timeout, so a machine without Dock
 
 from __future__ import annotations
 
+import abc
 import os
 import re
 import socket
@@ -95,7 +96,7 @@ def _ping(url: str, timeout: float) -> None:
         raise OSError(f"GET /_ping answered {status_line.decode(errors='replace')!r}")
 
 
-class _Container:
+class _Container(abc.ABC):
     """One started container; a context manager. Subclasses say how to build it and what it offers."""
 
     def __init__(self, image: str) -> None:
@@ -103,8 +104,9 @@ class _Container:
         self._container: DockerContainer | None = None
         self._addresses: dict[int, tuple[str, int]] = {}
 
+    @abc.abstractmethod
     def _build(self) -> DockerContainer:
-        raise NotImplementedError
+        """The container to start (image, command, ports, wait strategy)."""
 
     def start(self) -> Self:
         container = self._build()
